@@ -1,0 +1,6 @@
+"""``python -m promptctl``."""
+
+from promptctl.cli import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+"""The command line: typer parses, core functions do the work, one handler maps errors to exit codes."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Sequence
+
+from ..errors import PromptctlError
+from . import init, render, schema  # noqa: F401  (each registers its command on the app)
+from .app import app, state
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run promptctl; exits 0 ok, 1 checks failed, 2 bad input, 3 unexpected, 130 interrupted."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        app(args=args, prog_name="promptctl")
+    except PromptctlError as e:
+        sys.stderr.write(f"error: {e}\n")
+        if state.get("debug"):
+            traceback.print_exc()
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(1)
+    except Exception as e:  # noqa: BLE001 - the last resort: exit 3, traceback only with --debug
+        if state.get("debug") or "--debug" in args:
+            traceback.print_exc()
+        else:
+            sys.stderr.write(
+                f"error: unexpected {type(e).__name__}: {e}\n"
+                "This is a bug in promptctl; rerun with --debug for the traceback and report it.\n"
+            )
+        sys.exit(3)

@@ -1,0 +1,369 @@
+"""A project at one version: its config, prompts, partials and datasets, loaded from a Source."""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+import json
+import os
+import posixpath
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from .config import CONFIG_NAME, Config, parse_config, project_root
+from .errors import FileFormatError, IncludeError, NotFoundError, SchemaError
+from .inputs import normalize_inputs
+from .model import Case, Dataset, Entry, HistorySlot, Message, Prompt, Sample, content_hash
+from .schemas import validate
+from .sources import Source, WorkTree, load_yaml, read_text
+from .templates import Renderer
+from .yamlio import Document
+
+PROMPT_SUFFIX = ".prompt.yaml"
+DATASET_SUFFIX = ".eval.yaml"
+CASE_KEYS = {"id", "description", "inputs", "golden", "assert", "tags"}
+
+
+def open_project(project: str | os.PathLike[str] | None = None) -> Project:
+    """The project of the working tree at ``project`` (default: found from the cwd)."""
+    root = project_root(project)
+    return load_project(WorkTree(root), root)
+
+
+def load_project(source: Source, root: Path) -> Project:
+    """Read promptctl.yaml from ``source`` and return the project (prompts load on demand)."""
+    doc = load_yaml(source, CONFIG_NAME)
+    if not isinstance(doc.data, dict):
+        raise SchemaError(
+            "promptctl.yaml must be a mapping with at least `promptctl: 1`",
+            path=doc.path,
+            line=1,
+            col=1,
+            hint="see `promptctl schema project`",
+        )
+    validate(doc, "project")
+    return Project(parse_config(doc.data, root), source)
+
+
+class Project:
+    """The prompts, partials and datasets of one project at one version."""
+
+    def __init__(self, config: Config, source: Source) -> None:
+        self.config = config
+        self.source = source
+        self.renderer = Renderer(self._read_partial)
+        self._prompts: dict[str, Prompt] = {}
+        self._names: dict[str, str] | None = None
+
+    # -- prompts -------------------------------------------------------------------------------
+
+    def _prompt_rel(self, name: str) -> str:
+        root = self.config.prompts
+        return f"{name}{PROMPT_SUFFIX}" if root == "." else f"{root}/{name}{PROMPT_SUFFIX}"
+
+    def prompt_files(self) -> dict[str, str]:
+        """Prompt name -> project-relative path of its file, for every prompt."""
+        if self._names is None:
+            root = self.config.prompts
+            names = {}
+            for rel in self.source.walk(root):
+                if rel.endswith(PROMPT_SUFFIX):
+                    under = rel if root == "." else rel[len(root) + 1:]
+                    names[under[: -len(PROMPT_SUFFIX)]] = rel
+            self._names = names
+        return self._names
+
+    def prompt_names(self) -> list[str]:
+        return sorted(self.prompt_files())
+
+    def get_prompt(self, name: str) -> Prompt:
+        """Load prompt ``name``; an unknown name suggests the closest ones."""
+        cached = self._prompts.get(name)
+        if cached is not None:
+            return cached
+        files = self.prompt_files()
+        rel = files.get(name)
+        if rel is None:
+            names = sorted(files)
+            raise NotFoundError(
+                f"no prompt named {name!r} in {self.source.display(self.config.prompts)}",
+                suggestions=difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+                or [n for n in names if name in n][:3],
+                hint=None if names else "create prompts as <prompt root>/<name>.prompt.yaml",
+            )
+        prompt = self.load_prompt_file(rel, name)
+        self._prompts[name] = prompt
+        return prompt
+
+    def prompts(self) -> list[Prompt]:
+        """Every prompt, sorted by name."""
+        return [self.get_prompt(n) for n in self.prompt_names()]
+
+    def load_prompt_file(self, rel: str, name: str) -> Prompt:
+        """Parse, validate and resolve one prompt file."""
+        doc = load_yaml(self.source, rel)
+        if not isinstance(doc.data, dict):
+            raise SchemaError(
+                "a prompt file must be a mapping with at least `messages`",
+                path=doc.path,
+                line=1,
+                col=1,
+                hint="see `promptctl schema prompt`",
+            )
+        validate(doc, "prompt")
+        prompt = build_prompt(doc, name, self.config)
+        partials = self.renderer.collect_partials(prompt)
+        prompt = replace(prompt, partials=partials)
+        return replace(prompt, hash=content_hash(prompt.identity()))
+
+    def _read_partial(self, name: str) -> tuple[str, str]:
+        root = self.config.prompts
+        rel = name if root == "." else f"{root}/{name}"
+        self.source.confine(rel, root)
+        try:
+            return read_text(self.source, rel), self.source.display(rel)
+        except FileFormatError as e:
+            if e.message == "file not found":
+                raise IncludeError(
+                    f"partial {name!r} not found",
+                    path=e.path,
+                    hint=f"create {self.source.display(rel)} or fix the include path",
+                ) from None
+            raise
+
+    def render(self, name: str, values: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Render prompt ``name`` with ``values`` (validated, defaults applied)."""
+        return self.renderer.render(self.get_prompt(name), values)
+
+    def sample_inputs(self, name: str, sample: str) -> dict[str, Any]:
+        """The inputs of sample ``sample`` of prompt ``name``."""
+        prompt = self.get_prompt(name)
+        found = prompt.sample(sample)
+        if found is None:
+            names = [s.name for s in prompt.samples]
+            raise NotFoundError(
+                f"prompt {name!r} has no sample named {sample!r}",
+                suggestions=difflib.get_close_matches(sample, names, n=3, cutoff=0.4),
+                hint=None if names else "add one under `samples:` in " + prompt.source,
+            )
+        return dict(found.inputs)
+
+    def render_result(self, name: str, values: Mapping[str, Any]) -> dict[str, Any]:
+        """What ``promptctl render --format json`` prints for prompt ``name``."""
+        prompt = self.get_prompt(name)
+        messages = self.renderer.render(prompt, values)
+        return {
+            "prompt": prompt.name,
+            "ref": prompt.ref,
+            "model": prompt.model,
+            "params": dict(prompt.params),
+            "fallbacks": list(prompt.fallbacks),
+            "messages": messages,
+            "output": dict(prompt.output),
+        }
+
+    # -- datasets ------------------------------------------------------------------------------
+
+    def dataset_files(self) -> list[str]:
+        root = self.config.evals
+        try:
+            return [r for r in self.source.walk(root) if r.endswith(DATASET_SUFFIX)]
+        except FileNotFoundError:
+            return []
+
+    def datasets(self) -> list[Dataset]:
+        """Every dataset of the project, with file-backed cases loaded."""
+        return [self.load_dataset(rel) for rel in self.dataset_files()]
+
+    def load_dataset(self, rel: str) -> Dataset:
+        doc = load_yaml(self.source, rel)
+        if not isinstance(doc.data, dict):
+            raise SchemaError(
+                "a dataset must be a mapping with `prompt` and `cases`",
+                path=doc.path,
+                line=1,
+                col=1,
+                hint="see `promptctl schema dataset`",
+            )
+        validate(doc, "dataset")
+        data = doc.data
+        defaults = data.get("defaults") or {}
+        default_inputs = defaults.get("inputs") or {}
+        default_asserts = tuple(defaults.get("assert") or ())
+        cases: list[Case] = []
+        for i, raw in enumerate(data["cases"]):
+            line = doc.mark(("cases", i)).line
+            if "file" in raw:
+                extra = tuple(raw.get("assert") or ())
+                for case in self._case_file(rel, raw["file"], doc, i):
+                    cases.append(
+                        replace(case, inputs={**default_inputs, **case.inputs}, asserts=extra + case.asserts)
+                    )
+                continue
+            cases.append(
+                Case(
+                    id=str(raw["id"]),
+                    inputs={**default_inputs, **(raw.get("inputs") or {})},
+                    golden=raw.get("golden"),
+                    asserts=tuple(raw.get("assert") or ()),
+                    description=raw.get("description"),
+                    tags=tuple(raw.get("tags") or ()),
+                    source=doc.path,
+                    line=line,
+                )
+            )
+        seen: dict[str, Case] = {}
+        for case in cases:
+            if case.id in seen:
+                raise FileFormatError(
+                    f"duplicate case id {case.id!r} (first at {seen[case.id].source}:{seen[case.id].line})",
+                    path=case.source,
+                    line=case.line,
+                    hint="give every case a unique id",
+                )
+            seen[case.id] = case
+        return Dataset(
+            path=doc.path,
+            prompt=data["prompt"],
+            cases=tuple(cases),
+            threshold=float(data.get("threshold", 1.0)),
+            description=data.get("description"),
+            default_asserts=default_asserts,
+        )
+
+    def _case_file(self, dataset_rel: str, file: str, doc: Document, index: int) -> list[Case]:
+        mark = doc.mark(("cases", index, "file"))
+        rel = posixpath.normpath(posixpath.join(posixpath.dirname(dataset_rel), file))
+        if file.startswith("/") or rel.startswith("../") or rel == "..":
+            raise FileFormatError(
+                f"case file {file!r} is outside the project",
+                path=doc.path,
+                line=mark.line,
+                col=mark.col,
+                hint="case files are paths relative to the dataset, inside the project",
+            )
+        self.source.confine(rel, "")
+        try:
+            text = read_text(self.source, rel)
+        except FileFormatError as e:
+            raise FileFormatError(
+                f"case file {file!r}: {e.message}", path=doc.path, line=mark.line, col=mark.col
+            ) from None
+        shown = self.source.display(rel)
+        if rel.endswith(".csv"):
+            return _csv_cases(text, shown)
+        return _jsonl_cases(text, shown)
+
+
+def _jsonl_cases(text: str, shown: str) -> list[Case]:
+    cases = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise FileFormatError(f"invalid JSON: {e.msg}", path=shown, line=n, col=e.colno) from None
+        if not isinstance(row, dict):
+            raise FileFormatError("each line must be a JSON object (one case)", path=shown, line=n, col=1)
+        unknown = sorted(set(row) - CASE_KEYS)
+        if unknown:
+            raise FileFormatError(
+                f"unknown case field {unknown[0]!r}",
+                path=shown,
+                line=n,
+                col=1,
+                hint="case fields are " + ", ".join(sorted(CASE_KEYS)),
+            )
+        inputs = row.get("inputs") or {}
+        if not isinstance(inputs, dict):
+            raise FileFormatError("`inputs` must be an object", path=shown, line=n, col=1)
+        asserts = row.get("assert") or []
+        if not isinstance(asserts, list):
+            raise FileFormatError("`assert` must be a list", path=shown, line=n, col=1)
+        cases.append(
+            Case(
+                id=str(row.get("id", f"{shown.rsplit('/', 1)[-1]}:{n}")),
+                inputs=inputs,
+                golden=row.get("golden"),
+                asserts=tuple(asserts),
+                description=row.get("description"),
+                tags=tuple(row.get("tags") or ()),
+                source=shown,
+                line=n,
+            )
+        )
+    return cases
+
+
+def _csv_cases(text: str, shown: str) -> list[Case]:
+    reader = csv.DictReader(io.StringIO(text))
+    cases = []
+    for row in reader:
+        n = reader.line_num
+        if None in row:
+            raise FileFormatError("row has more cells than the header", path=shown, line=n, col=1)
+        case_id = row.pop("id", None) or f"{shown.rsplit('/', 1)[-1]}:{n}"
+        golden = row.pop("golden", None) or None
+        description = row.pop("description", None) or None
+        cases.append(
+            Case(
+                id=case_id,
+                inputs={k: v for k, v in row.items() if v is not None},
+                golden=golden,
+                description=description,
+                source=shown,
+                line=n,
+            )
+        )
+    return cases
+
+
+def build_prompt(doc: Document, name: str, config: Config) -> Prompt:
+    """A :class:`Prompt` from a validated prompt document, with project defaults applied."""
+    data = doc.data
+    inputs = normalize_inputs(data.get("inputs"))
+    entries: list[Entry] = []
+    for i, raw in enumerate(data["messages"]):
+        if "history" in raw:
+            mark = doc.mark(("messages", i, "history"))
+            if raw["history"] not in inputs:
+                raise SchemaError(
+                    f"history input {raw['history']!r} is not declared under `inputs`",
+                    path=doc.path,
+                    line=mark.line,
+                    col=mark.col,
+                    hint=f"add `{raw['history']}: {{type: array, default: []}}` to inputs",
+                )
+            entries.append(HistorySlot(input=raw["history"], line=mark.line, col=mark.col))
+            continue
+        mark = doc.mark(("messages", i, "content"))
+        block = mark.style in ("|", ">")
+        line, col = doc.template_position(("messages", i, "content"), 1)
+        if not block and mark.style in ("'", '"'):
+            col += 1  # past the opening quote
+        entries.append(
+            Message(role=raw["role"], content=raw["content"], name=raw.get("name"), line=line, col=col, block=block)
+        )
+    output = {"format": "text", **(data.get("output") or {})}
+    return Prompt(
+        name=name,
+        source=doc.path,
+        messages=tuple(entries),
+        inputs=inputs,
+        model=data.get("model") or config.default_model,
+        params={**config.default_params, **(data.get("params") or {})},
+        fallbacks=tuple(data.get("fallbacks") if "fallbacks" in data else config.default_fallbacks),
+        output=output,
+        description=data.get("description"),
+        samples=tuple(
+            Sample(name=s["name"], inputs=s.get("inputs") or {}, description=s.get("description"))
+            for s in data.get("samples") or ()
+        ),
+        tags=tuple(data.get("tags") or ()),
+        owners=tuple(data.get("owners") or ()),
+        lint_ignore=tuple((data.get("lint") or {}).get("ignore") or ()),
+    )

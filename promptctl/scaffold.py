@@ -1,0 +1,54 @@
+"""``promptctl init``: scaffold a working example project."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .errors import UsageError
+from .schemas import NAMES, schema_dir
+
+EXAMPLE = Path(__file__).resolve().parent / "example"
+# Files stored under a plain name in the package (dot-files would be skipped or
+# read as ignore rules by packaging tools), renamed when scaffolded.
+RENAMES = {"gitignore": ".gitignore", "vscode/settings.json": ".vscode/settings.json"}
+
+
+def scaffold_files() -> dict[str, bytes]:
+    """Target path (POSIX, relative to the new project) -> content, for every file init writes."""
+    files: dict[str, bytes] = {}
+    for dirpath, dirnames, filenames in os.walk(EXAMPLE):
+        dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+        for name in sorted(filenames):
+            path = Path(dirpath, name)
+            rel = path.relative_to(EXAMPLE).as_posix()
+            files[RENAMES.get(rel, rel)] = path.read_bytes()
+    for name in NAMES:
+        files[f".promptctl/schemas/{name}.schema.json"] = (schema_dir() / f"{name}.schema.json").read_bytes()
+    return files
+
+
+def init_project(target: str | os.PathLike[str]) -> list[str]:
+    """Write the example project into ``target``; return the files written.
+
+    Writes nothing at all when any of the files already exists.
+    """
+    root = Path(target)
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"{target} exists and is not a folder")
+    files = scaffold_files()
+    clashes = sorted(rel for rel in files if (root / rel).exists())
+    if clashes:
+        shown = ", ".join(clashes[:5]) + (f" and {len(clashes) - 5} more" if len(clashes) > 5 else "")
+        raise UsageError(
+            f"refusing to overwrite existing files in {target}: {shown}",
+            hint="run init in an empty folder, or move those files away",
+        )
+    written = []
+    for rel, content in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "xb") as fh:
+            fh.write(content)
+        written.append(rel)
+    return written

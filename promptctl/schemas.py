@@ -1,0 +1,168 @@
+"""The JSON Schemas in ``schemas/``: finding them, and validating loaded files against them.
+
+The schemas are the single source of validation for project files. jsonschema is
+imported only when a file is validated, and each validator is built once.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import NotFoundError, SchemaError
+
+if TYPE_CHECKING:
+    from .yamlio import Document
+
+NAMES = ("project", "prompt", "dataset", "bundle", "channel-record")
+
+
+def schema_dir() -> Path:
+    """The folder holding the schemas: inside the installed package, or the repository's ``schemas/``."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "schemas", here.parent / "schemas"):
+        if (candidate / "prompt.schema.json").is_file():
+            return candidate
+    raise FileNotFoundError("promptctl's schemas/ folder is missing from the installation")
+
+
+def schema_path(name: str) -> Path:
+    """The file of schema ``name`` (one of :data:`NAMES`)."""
+    if name not in NAMES:
+        raise NotFoundError(
+            f"no schema named {name!r}",
+            suggestions=difflib.get_close_matches(name, NAMES, n=3, cutoff=0.4),
+            hint="run `promptctl schema` to list them",
+        )
+    return schema_dir() / f"{name}.schema.json"
+
+
+@cache
+def load_schema(name: str) -> dict[str, Any]:
+    """The parsed schema ``name``."""
+    with open(schema_path(name), encoding="utf-8") as fh:
+        schema: dict[str, Any] = json.load(fh)
+    return schema
+
+
+@cache
+def _validator(name: str) -> Any:
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(load_schema(name))
+
+
+def json_path(parts: Any) -> str:
+    """``messages[1].role`` for the path ``("messages", 1, "role")``; ``$`` for the root."""
+    out = ""
+    for p in parts:
+        if isinstance(p, int):
+            out += f"[{p}]"
+        else:
+            out += f".{p}" if out else str(p)
+    return out or "$"
+
+
+def schema_errors(doc: Document, name: str) -> list[SchemaError]:
+    """Every violation of schema ``name`` in ``doc``, each located at its line and column."""
+    validator = _validator(name)
+    found = []
+    for error in validator.iter_errors(doc.data):
+        found.append(_to_schema_error(doc, _pick_branch(error, load_schema(name)), name))
+    found.sort(key=lambda e: (e.line or 0, e.col or 0))
+    return found
+
+
+def validate(doc: Document, name: str) -> None:
+    """Raise the first :class:`SchemaError` of ``doc`` against schema ``name``, if any."""
+    errors = schema_errors(doc, name)
+    if errors:
+        raise errors[0]
+
+
+def _pick_branch(error: Any, root: dict[str, Any]) -> Any:
+    """For a oneOf/anyOf failure, the error of the branch the author meant.
+
+    The branch is the one whose properties share the most keys with the
+    instance (``history`` picks the history splice, ``file`` the file
+    reference); jsonschema's own pick often stops at "not valid under any".
+    """
+    from jsonschema.exceptions import best_match
+
+    while error.context and error.validator in ("oneOf", "anyOf"):
+        branches: dict[int, list[Any]] = {}
+        for sub in error.context:
+            branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+        keys = set(error.instance) if isinstance(error.instance, dict) else set()
+
+        def score(index: int) -> tuple[int, int]:
+            branch = _resolve(error.validator_value[index], root)
+            return len(keys & set(branch.get("properties", {}))), -len(branches[index])
+
+        error = best_match(branches[max(branches, key=score)])
+    return error
+
+
+def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/"):
+        node: Any = root
+        for part in ref[2:].split("/"):
+            node = node.get(part, {})
+        return node if isinstance(node, dict) else {}
+    return schema
+
+
+def _to_schema_error(doc: Document, error: Any, name: str) -> SchemaError:
+    path = tuple(error.absolute_path)
+    where = json_path(path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = list(error.schema.get("properties", {}))
+        extras = [k for k in error.instance if k not in allowed]
+        if extras:
+            key = extras[0]
+            mark = doc.mark(path + (key,), key=True)
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else "allowed: " + ", ".join(allowed)
+            field = json_path(path + (key,))
+            return SchemaError(
+                f"unknown field {field!r}",
+                json_path=field,
+                path=doc.path,
+                line=mark.line,
+                col=mark.col,
+                hint=hint,
+            )
+    mark = doc.mark(path)
+    message = error.message
+    if error.validator == "type":
+        message = f"{_short(error.instance)} is not of type {_types(error.validator_value)}"
+    elif error.validator == "enum":
+        message = f"{_short(error.instance)} is not one of " + ", ".join(
+            json.dumps(v) for v in error.validator_value
+        )
+    elif error.validator == "required":
+        missing = [k for k in error.validator_value if k not in (error.instance or {})]
+        message = "missing required field " + ", ".join(repr(k) for k in missing)
+    return SchemaError(
+        f"{where}: {message}",
+        json_path=where,
+        path=doc.path,
+        line=mark.line,
+        col=mark.col,
+        hint=f"see `promptctl schema {name}` for the format",
+    )
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _types(value: Any) -> str:
+    if isinstance(value, list):
+        return " or ".join(value)
+    return str(value)

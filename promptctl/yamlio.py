@@ -1,0 +1,305 @@
+"""The safe YAML loader every project file goes through.
+
+Built on PyYAML's event stream (libyaml when available) instead of its composer,
+so that loading is iterative: a 100,000-deep nesting fails fast with a clear
+error instead of a RecursionError. On top of YAML's safe subset it refuses
+duplicate keys, anchors and aliases, and every tag but the plain JSON types, and
+it records the ``line:col`` of every key and value so that later errors (schema
+violations, Jinja syntax errors) can point at the right place in the file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml import events as ev
+from yaml.constructor import SafeConstructor
+from yaml.nodes import ScalarNode
+from yaml.resolver import Resolver
+
+from .errors import YamlError
+
+MAX_DEPTH = 64
+MAX_BYTES = 8 * 1024 * 1024
+
+_Path = tuple[str | int, ...]
+
+_TAG = "tag:yaml.org,2002:"
+_SCALAR_TAGS = {_TAG + t for t in ("str", "int", "float", "bool", "null")}
+_RESOLVER = Resolver()
+_CONSTRUCTOR = SafeConstructor()
+_Parser = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """Where a node starts: 1-based line and column, and its scalar style.
+
+    ``style`` is ``None`` for plain scalars and collections, or one of
+    ``' " | >`` for quoted and block scalars.
+    """
+
+    line: int
+    col: int
+    style: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A loaded YAML file: the data plus where each part of it came from."""
+
+    path: str
+    data: Any
+    text: str
+    values: dict[_Path, Mark] = field(default_factory=dict)
+    keys: dict[_Path, Mark] = field(default_factory=dict)
+
+    def mark(self, path: _Path, *, key: bool = False) -> Mark:
+        """The mark of the node at ``path`` (its key with ``key=True``).
+
+        Falls back to the closest ancestor that has one, so an error about a
+        missing field points at the mapping that lacks it.
+        """
+        p = tuple(path)
+        while True:
+            if key and p in self.keys:
+                return self.keys[p]
+            if p in self.values:
+                return self.values[p]
+            if not p:
+                return Mark(1, 1)
+            p = p[:-1]
+
+    def template_position(self, path: _Path, template_line: int) -> tuple[int, int]:
+        """Map a line of a template held in the string at ``path`` to ``line, col`` in the file.
+
+        For block scalars (``|`` and ``>``) the template's first line is the
+        line after the indicator; for other scalars it is the scalar's own line.
+        """
+        m = self.mark(path)
+        lines = self.text.splitlines()
+        if m.style in ("|", ">"):
+            line = m.line + template_line
+            if 0 < line <= len(lines):
+                text = lines[line - 1]
+                return line, len(text) - len(text.lstrip(" ")) + 1
+            return line, 1
+        return m.line + template_line - 1, m.col
+
+
+def read_text(path: str | os.PathLike[str], *, display: str | None = None, max_bytes: int = MAX_BYTES) -> str:
+    """Read a UTF-8 text file, refusing huge or undecodable ones with a clear error."""
+    shown = display or os.fspath(path)
+    try:
+        size = os.path.getsize(path)
+        if size > max_bytes:
+            raise YamlError(
+                f"file is {size:,} bytes, over the {max_bytes:,}-byte limit",
+                path=shown,
+                hint="split it into smaller files",
+            )
+        with open(path, "rb") as fh:
+            raw = fh.read(max_bytes + 1)
+    except OSError as e:
+        raise YamlError(f"cannot read file: {e.strerror or e}", path=shown) from e
+    return decode(raw, display=shown, max_bytes=max_bytes)
+
+
+def decode(raw: bytes, *, display: str, max_bytes: int = MAX_BYTES) -> str:
+    """Decode file bytes as UTF-8 (a BOM is allowed) with a clear error otherwise."""
+    if len(raw) > max_bytes:
+        raise YamlError(
+            f"file is over the {max_bytes:,}-byte limit", path=display, hint="split it into smaller files"
+        )
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise YamlError("file is not valid UTF-8", path=display, line=line, hint="save it as UTF-8") from e
+
+
+def load_file(path: str | os.PathLike[str], *, display: str | None = None) -> Document:
+    """Load one YAML file safely; ``display`` is the path shown in errors."""
+    shown = display or os.fspath(path)
+    return loads(read_text(path, display=shown), path=shown)
+
+
+def loads(text: str, *, path: str = "<string>") -> Document:
+    """Parse YAML text into a :class:`Document`.
+
+    Raises :class:`YamlError` with ``path:line:col`` for malformed YAML, a
+    second document, duplicate keys, anchors, aliases, non-JSON tags, complex
+    keys, or nesting deeper than ``MAX_DEPTH``.
+    """
+    if len(text) > MAX_BYTES:
+        raise YamlError(f"file is over the {MAX_BYTES:,}-byte limit", path=path, hint="split it into smaller files")
+    values: dict[_Path, Mark] = {}
+    keys: dict[_Path, Mark] = {}
+    # Each frame: [container, its path, pending key (for mappings) or None, seen keys]
+    stack: list[list[Any]] = []
+    root: Any = None
+    documents = 0
+
+    def fail(message: str, event: ev.Event, hint: str) -> YamlError:
+        m = event.start_mark
+        return YamlError(message, path=path, line=m.line + 1, col=m.column + 1, hint=hint)
+
+    def child_path(event: ev.Event) -> tuple[_Path, bool]:
+        """Path for the node starting at ``event``; True when it is a mapping key."""
+        if not stack:
+            return (), False
+        container, cpath, pending, _ = stack[-1]
+        if isinstance(container, list):
+            return cpath + (len(container),), False
+        if pending is None:
+            return cpath, True
+        return cpath + (pending,), False
+
+    def attach(value: Any, npath: _Path) -> None:
+        nonlocal root
+        if not stack:
+            root = value
+            return
+        frame = stack[-1]
+        container = frame[0]
+        if isinstance(container, list):
+            container.append(value)
+        else:
+            container[frame[2]] = value
+            frame[2] = None
+
+    parser = _Parser(text)
+    try:
+        while parser.check_event():
+            event = parser.get_event()
+            if isinstance(event, ev.DocumentStartEvent):
+                documents += 1
+                if documents > 1:
+                    raise fail(
+                        "a second YAML document (---) in one file",
+                        event,
+                        "keep one document per file",
+                    )
+                continue
+            if isinstance(event, ev.AliasEvent):
+                raise fail(
+                    f"YAML aliases (*{event.anchor}) are not allowed",
+                    event,
+                    "write the value out in full",
+                )
+            if isinstance(event, (ev.ScalarEvent, ev.MappingStartEvent, ev.SequenceStartEvent)):
+                if event.anchor is not None:
+                    raise fail(
+                        f"YAML anchors (&{event.anchor}) are not allowed",
+                        event,
+                        "write the value out in full",
+                    )
+                npath, is_key = child_path(event)
+                m = event.start_mark
+                if isinstance(event, ev.ScalarEvent):
+                    mark = Mark(m.line + 1, m.column + 1, event.style)
+                    if is_key:
+                        frame = stack[-1]
+                        name = event.value
+                        if name in frame[3]:
+                            first = keys[npath + (name,)]
+                            raise fail(
+                                f"duplicate key {name!r} (first defined at line {first.line})",
+                                event,
+                                "remove one of them",
+                            )
+                        frame[3].add(name)
+                        frame[2] = name
+                        keys[npath + (name,)] = mark
+                        continue
+                    values[npath] = mark
+                    attach(_scalar(event, fail), npath)
+                    continue
+                if is_key:
+                    raise fail(
+                        "complex mapping keys are not allowed",
+                        event,
+                        "use a plain string as the key",
+                    )
+                if len(stack) >= MAX_DEPTH:
+                    raise fail(
+                        f"nesting is deeper than {MAX_DEPTH} levels",
+                        event,
+                        "flatten the structure",
+                    )
+                collection_tag = _TAG + ("map" if isinstance(event, ev.MappingStartEvent) else "seq")
+                if event.tag not in (None, "!", collection_tag):
+                    raise fail(
+                        f"YAML tag {event.tag} is not allowed",
+                        event,
+                        "remove the tag; only plain JSON-like values are accepted",
+                    )
+                values[npath] = Mark(m.line + 1, m.column + 1)
+                container: Any = {} if isinstance(event, ev.MappingStartEvent) else []
+                attach(container, npath)
+                stack.append([container, npath, None, set()])
+                continue
+            if isinstance(event, (ev.MappingEndEvent, ev.SequenceEndEvent)):
+                stack.pop()
+    except yaml.MarkedYAMLError as e:
+        m = e.problem_mark or e.context_mark
+        message = " ".join(str(x) for x in (e.context, e.problem) if x)
+        raise YamlError(
+            f"invalid YAML: {message}",
+            path=path,
+            line=m.line + 1 if m else None,
+            col=m.column + 1 if m else None,
+            hint="fix the YAML syntax",
+        ) from None
+    except yaml.YAMLError as e:
+        raise YamlError(f"invalid YAML: {e}", path=path, hint="fix the YAML syntax") from None
+    finally:
+        dispose = getattr(parser, "dispose", None)
+        if dispose:
+            dispose()
+    return Document(path=path, data=root, text=text, values=values, keys=keys)
+
+
+def _scalar(event: ev.ScalarEvent, fail: Any) -> Any:
+    """Construct a scalar's value with YAML's safe rules, keeping timestamps as strings."""
+    tag = event.tag
+    if tag in (None, "!"):
+        tag = _RESOLVER.resolve(ScalarNode, event.value, event.implicit)
+    elif tag not in _SCALAR_TAGS:
+        raise fail(
+            f"YAML tag {tag} is not allowed",
+            event,
+            "remove the tag; only plain JSON-like values are accepted",
+        )
+    if tag not in _SCALAR_TAGS or tag == _TAG + "str":
+        return event.value
+    node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+    try:
+        return _CONSTRUCTOR.yaml_constructors[tag](_CONSTRUCTOR, node)
+    except (ValueError, yaml.YAMLError) as e:
+        raise fail(f"cannot read {event.value!r} as {tag.rsplit(':', 1)[-1]}", event, str(e)) from None
+
+
+def load_inputs_file(path: str) -> dict[str, Any]:
+    """A mapping of inputs from a YAML or JSON file (``-`` reads stdin)."""
+    import sys
+
+    if path == "-":
+        doc = loads(sys.stdin.read(), path="<stdin>")
+    else:
+        doc = load_file(path)
+    if doc.data is None:
+        return {}
+    if not isinstance(doc.data, dict):
+        raise YamlError(
+            "an inputs file must be a mapping of input names to values", path=doc.path, line=1, col=1
+        )
+    return doc.data
+
+
+def dump(data: Any) -> str:
+    """Dump plain data as block-style YAML (used by init and for --format yaml)."""
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False)
