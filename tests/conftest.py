@@ -1,0 +1,86 @@
+"""Shared fixtures: file trees in tmp dirs, an example project, and the real CLI entry point."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from promptctl.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def write_tree(root: Path, files: dict[str, str]) -> Path:
+    """Write ``{relative path: text}`` under ``root`` (text is dedented) and return root."""
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return root
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    """Run the real ``promptctl`` entry point in-process: ``cli(["render", ...], cwd=path)``."""
+
+    def run(args: list[str], cwd: Path | None = None) -> Result:
+        if cwd is not None:
+            monkeypatch.chdir(cwd)
+        capsys.readouterr()
+        try:
+            main(args)
+            code = 0
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        out, err = capsys.readouterr()
+        return Result(code, out, err)
+
+    return run
+
+
+def run_promptctl(args: list[str], cwd: Path, **kwargs) -> subprocess.CompletedProcess[str]:
+    """Run promptctl as a separate process (``python -m promptctl``)."""
+    env = {**os.environ, **kwargs.pop("env", {})}
+    return subprocess.run(
+        [sys.executable, "-m", "promptctl", *args], cwd=cwd, capture_output=True, text=True, env=env, **kwargs
+    )
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A minimal valid project: promptctl.yaml and one prompt ``hello`` with a partial."""
+    return write_tree(
+        tmp_path / "proj",
+        {
+            "promptctl.yaml": "promptctl: 1\ndefaults: {model: openai/gpt-4o-mini, params: {temperature: 0}}\n",
+            "prompts/hello.prompt.yaml": """\
+                description: Greet someone.
+                inputs:
+                  who: string
+                  excited: {type: boolean, default: false}
+                messages:
+                  - role: system
+                    content: |
+                      You greet people.
+                      {% include "partials/rules.j2" %}
+                  - role: user
+                    content: "Say hello to {{ who }}{% if excited %}!{% endif %}"
+                samples:
+                  - {name: world, inputs: {who: World}}
+                """,
+            "prompts/partials/rules.j2": "Be brief.\n",
+        },
+    )
