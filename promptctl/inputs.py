@@ -111,6 +111,17 @@ def _show(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def same_value(a: Any, b: Any) -> bool:
+    """JSON equality: like ``==``, except that a boolean never equals a number."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b))
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in a)
+    return bool(a == b)
+
+
 def check_value(schema: Mapping[str, Any], value: Any, where: str) -> list[str]:
     """Every way ``value`` breaks ``schema``; ``where`` names it in the messages."""
     problems: list[str] = []
@@ -119,10 +130,10 @@ def check_value(schema: Mapping[str, Any], value: Any, where: str) -> list[str]:
         types = t if isinstance(t, list) else [t]
         if not any(_is_type(value, x) for x in types):
             return [f"input {where!r} must be {_type_text(t)}, got {_kind(value)} {_show(value)}"]
-    if "enum" in schema and value not in schema["enum"]:
+    if "enum" in schema and not any(same_value(value, e) for e in schema["enum"]):
         allowed = ", ".join(repr(v) for v in schema["enum"])
         problems.append(f"input {where!r} must be one of {allowed}, got {_show(value)}")
-    if "const" in schema and value != schema["const"]:
+    if "const" in schema and not same_value(value, schema["const"]):
         problems.append(f"input {where!r} must be {schema['const']!r}, got {_show(value)}")
     if isinstance(value, str):
         if "minLength" in schema and len(value) < schema["minLength"]:

@@ -113,8 +113,19 @@ class Prompt:
 
 
 def canonical_json(data: Any) -> str:
-    """The canonical JSON text: sorted keys, no whitespace, UTF-8 kept as is."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    """The canonical JSON text: sorted keys, no whitespace, UTF-8 kept as is, and
+    integral floats written as integers (``1.0`` as ``1``, as RFC 8785 does)."""
+    return json.dumps(_canonical(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, Mapping):
+        return {k: _canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    return value
 
 
 def content_hash(data: Any) -> str:

@@ -37,18 +37,28 @@ def init_project(target: str | os.PathLike[str]) -> list[str]:
     if root.exists() and not root.is_dir():
         raise UsageError(f"{target} exists and is not a folder")
     files = scaffold_files()
-    clashes = sorted(rel for rel in files if (root / rel).exists())
+    clashes = sorted(rel for rel in files if os.path.lexists(root / rel))
+    folders = {parent for rel in files for parent in Path(rel).parents if parent != Path(".")}
+    clashes += sorted(f"{d.as_posix()} (a file where a folder is needed)" for d in folders
+                      if os.path.lexists(root / d) and not (root / d).is_dir())
     if clashes:
         shown = ", ".join(clashes[:5]) + (f" and {len(clashes) - 5} more" if len(clashes) > 5 else "")
         raise UsageError(
             f"refusing to overwrite existing files in {target}: {shown}",
             hint="run init in an empty folder, or move those files away",
         )
-    written = []
-    for rel, content in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "xb") as fh:
-            fh.write(content)
-        written.append(rel)
+    written: list[str] = []
+    try:
+        for rel, content in files.items():
+            path = root / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "xb") as fh:
+                fh.write(content)
+            written.append(rel)
+    except OSError as e:
+        for rel in written:  # leave nothing half-written
+            (root / rel).unlink(missing_ok=True)
+        raise UsageError(
+            f"cannot write {e.filename or target}: {e.strerror or e}", hint="nothing was written; check the folder"
+        ) from None
     return written

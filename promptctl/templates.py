@@ -35,6 +35,19 @@ PartialReader = Callable[[str], tuple[str, str]]
 ROLES = ("system", "user", "assistant", "tool")
 
 
+class PartialNotFound(TemplateNotFound):
+    """A partial that does not exist; ``display`` is the file the author should create."""
+
+    def __init__(self, name: str, display: str) -> None:
+        super().__init__(name)
+        self.display = display
+
+
+def _missing_hint(e: TemplateNotFound) -> str:
+    where = getattr(e, "display", None)
+    return f"create {where} or fix the include path" if where else "check the include path"
+
+
 def check_partial_name(name: str) -> str:
     """Normalize a partial name, refusing anything that could leave the prompt root."""
     if not isinstance(name, str) or not name.strip():
@@ -69,9 +82,20 @@ class _ConfinedLoader(jinja2.BaseLoader):
         return text, filename, lambda: True
 
 
+class _StrictSandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox, where an unsafe attribute raises at once.
+
+    jinja2's sandbox returns an Undefined for an unsafe attribute, which
+    ``default`` or ``is defined`` would quietly turn into empty text.
+    """
+
+    def unsafe_undefined(self, obj: Any, attribute: str) -> jinja2.Undefined:
+        raise SecurityError(f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe.")
+
+
 def make_environment(read: PartialReader) -> ImmutableSandboxedEnvironment:
     """The sandboxed environment prompts render in."""
-    return ImmutableSandboxedEnvironment(
+    return _StrictSandbox(
         loader=_ConfinedLoader(read),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
@@ -80,7 +104,7 @@ def make_environment(read: PartialReader) -> ImmutableSandboxedEnvironment:
     )
 
 
-_Origin = tuple[str, int, int]  # file, line of template line 1 (0: unknown), col
+_Origin = tuple[str, int, int, bool]  # file, line of template line 1 (0: unknown), col, block scalar
 
 
 class Renderer:
@@ -103,7 +127,7 @@ class Renderer:
         tmpl = self._compiled.get(key)
         if tmpl is None:
             filename = self._filename(prompt, index)
-            self._origins[filename] = (prompt.source, message.line, message.col)
+            self._origins[filename] = (prompt.source, message.line, message.col, message.block)
             try:
                 code = self.env.compile(message.content, name=filename, filename=filename)
             except TemplateSyntaxError as e:
@@ -125,7 +149,7 @@ class Renderer:
             if not isinstance(entry, Message):
                 continue
             filename = self._filename(prompt, index)
-            self._origins[filename] = (prompt.source, entry.line, entry.col)
+            self._origins[filename] = (prompt.source, entry.line, entry.col, entry.block)
             try:
                 ast = self.env.parse(entry.content, name=filename, filename=filename)
             except TemplateSyntaxError as e:
@@ -134,7 +158,7 @@ class Renderer:
         return found
 
     def _follow(self, ast: nodes.Template, filename: str, chain: list[str], found: dict[str, str]) -> None:
-        for name, lineno in iter_includes(ast):
+        for name, lineno, optional in iter_includes(ast):
             if name is None:
                 continue
             file, line, col = self._locate(filename, lineno)
@@ -149,10 +173,16 @@ class Renderer:
                 )
             try:
                 text, pfile = self._loader.read(name)
+            except TemplateNotFound as e:
+                if optional:
+                    continue
+                raise IncludeError(
+                    f"partial {name!r} not found", path=file, line=line, col=col, hint=_missing_hint(e)
+                ) from None
             except IncludeError as e:
                 raise IncludeError(e.message, path=file, line=line, col=col, hint=e.hint) from None
             self._loader.files[pfile] = name
-            self._origins.setdefault(pfile, (pfile, 1, 1))
+            self._origins.setdefault(pfile, (pfile, 1, 1, True))
             found[name] = text
             try:
                 sub = self.env.parse(text, name=name, filename=pfile)
@@ -164,11 +194,13 @@ class Renderer:
         origin = self._origins.get(filename)
         if origin is None:
             return filename, lineno, None
-        file, line, col = origin
+        file, line, col, block = origin
         if not line or lineno is None:
             return file, None, None
         if file == filename:  # a partial: its own lines
             return file, lineno, 1
+        if not block:  # a quoted or plain scalar: its lines are not the file's lines
+            return file, line, col
         return file, line + lineno - 1, col
 
     # -- rendering -----------------------------------------------------------------------------
@@ -188,8 +220,10 @@ class Renderer:
             tmpl = self.compile_message(prompt, index, entry)
             try:
                 content = tmpl.render(context)
-            except TemplateError:
-                raise
+            except TemplateError as e:
+                if e.line is not None:
+                    raise
+                raise self._error(e, self._filename(prompt, index)) from None
             except Exception as e:  # noqa: BLE001 - every template failure becomes a located error
                 raise self._error(e, self._filename(prompt, index)) from None
             msg: dict[str, Any] = {"role": entry.role, "content": content}
@@ -230,7 +264,7 @@ class Renderer:
             )
         if isinstance(exc, TemplateNotFound):
             return IncludeError(
-                f"partial {exc.name!r} not found", path=file, line=line, col=col, hint="check the include path"
+                f"partial {exc.name!r} not found", path=file, line=line, col=col, hint=_missing_hint(exc)
             )
         if isinstance(exc, IncludeError):
             return IncludeError(exc.message, path=file, line=line, col=col, hint=exc.hint)
@@ -241,20 +275,26 @@ class Renderer:
         return TemplateError(f"template failed: {type(exc).__name__}: {exc}", path=file, line=line, col=col)
 
 
-def iter_includes(ast: nodes.Template) -> Iterator[tuple[str | None, int]]:
-    """Each ``{% include %}``/``import``/``extends`` target with its line; None when dynamic."""
+def iter_includes(ast: nodes.Template) -> Iterator[tuple[str | None, int, bool]]:
+    """Each ``{% include %}``/``import``/``extends`` target with its line, and whether it may be missing.
+
+    The name is None for a dynamic target. The candidates of a list
+    (``{% include ['a.j2', 'b.j2'] %}``) may each be missing, as may a target
+    marked ``ignore missing``.
+    """
     for node in ast.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
         target = node.template
+        optional = bool(getattr(node, "ignore_missing", False))
         if isinstance(target, nodes.Const) and isinstance(target.value, str):
-            yield target.value, node.lineno
+            yield target.value, node.lineno, optional
         elif isinstance(target, (nodes.Tuple, nodes.List)):
             for item in target.items:
                 if isinstance(item, nodes.Const) and isinstance(item.value, str):
-                    yield item.value, node.lineno
+                    yield item.value, node.lineno, True
                 else:
-                    yield None, node.lineno
+                    yield None, node.lineno, True
         else:
-            yield None, node.lineno
+            yield None, node.lineno, optional
 
 
 def _history(value: Any, name: str, prompt: str) -> list[dict[str, Any]]:

@@ -81,13 +81,35 @@ class Document:
         """
         m = self.mark(path)
         lines = self.text.splitlines()
-        if m.style in ("|", ">"):
+        if m.style == ">":
+            return _folded_position(lines, m, template_line)
+        if m.style == "|":
             line = m.line + template_line
             if 0 < line <= len(lines):
                 text = lines[line - 1]
                 return line, len(text) - len(text.lstrip(" ")) + 1
             return line, 1
         return m.line + template_line - 1, m.col
+
+
+def _folded_position(lines: list[str], m: Mark, template_line: int) -> tuple[int, int]:
+    """Map a line of a folded (``>``) scalar's value to its file line: blank lines end a value line."""
+    indent: int | None = None
+    current = 1
+    for index in range(m.line, len(lines)):  # lines[m.line] is the line after the indicator
+        text = lines[index]
+        if not text.strip():
+            if indent is not None:
+                current += 1
+            continue
+        width = len(text) - len(text.lstrip(" "))
+        if indent is None:
+            indent = width
+        elif width < indent:
+            break
+        if current >= template_line:
+            return index + 1, width + 1
+    return m.line + 1, (indent or 0) + 1
 
 
 def read_text(path: str | os.PathLike[str], *, display: str | None = None, max_bytes: int = MAX_BYTES) -> str:
@@ -200,8 +222,14 @@ def loads(text: str, *, path: str = "<string>") -> Document:
                 npath, is_key = child_path(event)
                 m = event.start_mark
                 if isinstance(event, ev.ScalarEvent):
-                    mark = Mark(m.line + 1, m.column + 1, event.style)
+                    mark = Mark(m.line + 1, m.column + 1, event.style or None)
                     if is_key:
+                        if event.tag not in (None, "!", _TAG + "str"):
+                            raise fail(
+                                f"YAML tag {event.tag} is not allowed on a key",
+                                event,
+                                "keys are plain strings; remove the tag",
+                            )
                         frame = stack[-1]
                         name = event.value
                         if name in frame[3]:
@@ -278,9 +306,18 @@ def _scalar(event: ev.ScalarEvent, fail: Any) -> Any:
         return event.value
     node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
     try:
-        return _CONSTRUCTOR.yaml_constructors[tag](_CONSTRUCTOR, node)
-    except (ValueError, yaml.YAMLError) as e:
-        raise fail(f"cannot read {event.value!r} as {tag.rsplit(':', 1)[-1]}", event, str(e)) from None
+        value = _CONSTRUCTOR.yaml_constructors[tag](_CONSTRUCTOR, node)
+    except Exception as e:  # noqa: BLE001 - PyYAML's constructors raise ValueError, KeyError, IndexError...
+        raise fail(
+            f"cannot read {event.value!r} as {tag.rsplit(':', 1)[-1]}", event, "fix the value or quote it"
+        ) from e
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        raise fail(
+            f"{event.value!r} is not a finite number, which JSON cannot hold",
+            event,
+            "quote it if you mean the text",
+        )
+    return value
 
 
 def load_inputs_file(path: str) -> dict[str, Any]:

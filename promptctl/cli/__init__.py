@@ -7,7 +7,7 @@ import traceback
 from collections.abc import Sequence
 
 from ..errors import PromptctlError
-from . import init, render, schema  # noqa: F401  (each registers its command on the app)
+from . import diff, init, render, schema  # noqa: F401  (each registers its command on the app)
 from .app import app, state
 
 
@@ -31,7 +31,6 @@ def main(argv: Sequence[str] | None = None) -> None:
             traceback.print_exc()
         else:
             sys.stderr.write(
-                f"error: unexpected {type(e).__name__}: {e}\n"
-                "This is a bug in promptctl; rerun with --debug for the traceback and report it.\n"
+                f"error: unexpected {type(e).__name__}: {e} (a bug in promptctl: rerun with --debug for the traceback)\n"
             )
         sys.exit(3)

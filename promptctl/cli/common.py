@@ -21,6 +21,15 @@ ProjectOption = Annotated[
     ),
 ]
 
+RefOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--ref",
+        "-r",
+        help="Read the prompts at this git revision (HEAD~1, main, a tag or sha) instead of the working tree.",
+    ),
+]
+
 
 class TextOrJson(str, Enum):
     text = "text"

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
 from .app import app
-from .common import note
+from .common import note, project_dir
 
 
 @app.command("init")
 def init_command(
-    directory: Annotated[Path, typer.Argument(help="Where to create the project (created if missing).")] = Path("."),
+    directory: Annotated[
+        Optional[Path],
+        typer.Argument(help="Where to create the project (created if missing). Default: --project, else the current folder."),
+    ] = None,
 ) -> None:
     """Create a working example project: promptctl.yaml, two prompts (one with a partial),
     a golden dataset for each, a .gitignore, and editor settings pointing at the JSON Schemas.
@@ -22,8 +26,9 @@ def init_command(
     """
     from ..scaffold import init_project
 
+    directory = directory or project_dir(None) or Path(".")
     written = init_project(directory)
     for rel in written:
         typer.echo(str(directory / rel))
     note(f"created a promptctl project in {directory} ({len(written)} files).")
-    note(f"next: cd {directory} && promptctl render support/reply --sample refund")
+    note(f"next: cd {shlex.quote(str(directory))} && promptctl render support/reply --sample refund")

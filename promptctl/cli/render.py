@@ -9,7 +9,7 @@ import typer
 
 from ..errors import InputError, UsageError
 from .app import app
-from .common import ProjectOption, TextOrJson, emit_json, note, project_dir
+from .common import ProjectOption, RefOption, TextOrJson, emit_json, note, project_dir
 
 
 def _pairs(items: list[str]) -> dict[str, str]:
@@ -27,7 +27,7 @@ def render_command(
     name: Annotated[str, typer.Argument(help="The prompt's name: its path under the prompt root, e.g. support/reply.")],
     input_: Annotated[
         Optional[list[str]],
-        typer.Option("--input", "-i", help="An input as KEY=VALUE (a string). Repeatable; wins over --inputs and --sample."),
+        typer.Option("--input", "-i", metavar="KEY=VALUE", help="An input as KEY=VALUE (a string). Repeatable; wins over --inputs and --sample."),
     ] = None,
     inputs_file: Annotated[
         Optional[Path],
@@ -35,6 +35,7 @@ def render_command(
     ] = None,
     sample: Annotated[Optional[str], typer.Option("--sample", "-s", help="Start from the inputs of this named sample.")] = None,
     fmt: Annotated[TextOrJson, typer.Option("--format", help="text for people, json for scripts.")] = TextOrJson.text,
+    ref: RefOption = None,
     project: ProjectOption = None,
 ) -> None:
     """Render a prompt's messages exactly as the model will see them.
@@ -47,7 +48,7 @@ def render_command(
     from ..project import open_project
     from ..yamlio import load_inputs_file
 
-    proj = open_project(project_dir(project))
+    proj = open_project(project_dir(project), ref=ref)
     values: dict[str, object] = {}
     if sample is not None:
         values.update(proj.sample_inputs(name, sample))
