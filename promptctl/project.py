@@ -8,29 +8,59 @@ import io
 import json
 import os
 import posixpath
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from .config import CONFIG_NAME, Config, parse_config, project_root
-from .errors import FileFormatError, IncludeError, NotFoundError, SchemaError
+from .errors import FileFormatError, NotFoundError, SchemaError, UsageError
 from .inputs import normalize_inputs
 from .model import Case, Dataset, Entry, HistorySlot, Message, Prompt, Sample, content_hash
 from .schemas import validate
 from .sources import Source, WorkTree, load_yaml, read_text
-from .templates import Renderer
+from .templates import PartialNotFound, Renderer
 from .yamlio import Document
 
+VERSION_RE = re.compile(r"v[0-9]+")
 PROMPT_SUFFIX = ".prompt.yaml"
 DATASET_SUFFIX = ".eval.yaml"
 CASE_KEYS = {"id", "description", "inputs", "golden", "assert", "tags"}
 
 
-def open_project(project: str | os.PathLike[str] | None = None) -> Project:
-    """The project of the working tree at ``project`` (default: found from the cwd)."""
+def open_project(project: str | os.PathLike[str] | None = None, *, ref: str | None = None) -> Project:
+    """The project at ``project`` (default: found from the cwd), at git revision ``ref`` or in the working tree."""
     root = project_root(project)
-    return load_project(WorkTree(root), root)
+    return load_project(resolve_source(root, ref), root)
+
+
+def resolve_source(root: Path, version: str | None) -> Source:
+    """The files of the project at ``version``.
+
+    Names resolve in this order: none = the working tree; ``vN`` = the commit
+    tagged ``<tag_prefix>vN``; any other git revision (branch, tag, sha, HEAD~1).
+    """
+    if version is None:
+        return WorkTree(root)
+    from .sources import open_git_revision
+
+    if VERSION_RE.fullmatch(version):
+        prefix = "prompts/"
+        try:
+            data = load_yaml(WorkTree(root), CONFIG_NAME).data
+            if isinstance(data, dict) and isinstance(data.get("tag_prefix"), str):
+                prefix = data["tag_prefix"]
+        except FileFormatError:
+            pass
+        try:
+            return open_git_revision(root, f"refs/tags/{prefix}{version}", label=version)
+        except UsageError:
+            raise UsageError(
+                f"no published version {version!r}: the git tag {prefix}{version} does not exist",
+                hint="list published versions with `git tag -l '" + prefix + "v*'`",
+            ) from None
+    return open_git_revision(root, version)
 
 
 def load_project(source: Source, root: Path) -> Project:
@@ -92,7 +122,9 @@ class Project:
                 f"no prompt named {name!r} in {self.source.display(self.config.prompts)}",
                 suggestions=difflib.get_close_matches(name, names, n=3, cutoff=0.5)
                 or [n for n in names if name in n][:3],
-                hint=None if names else "create prompts as <prompt root>/<name>.prompt.yaml",
+                hint=("prompts: " + ", ".join(names[:10]) + (", …" if len(names) > 10 else ""))
+                if names
+                else "create prompts as <prompt root>/<name>.prompt.yaml",
             )
         prompt = self.load_prompt_file(rel, name)
         self._prompts[name] = prompt
@@ -117,7 +149,15 @@ class Project:
         prompt = build_prompt(doc, name, self.config)
         partials = self.renderer.collect_partials(prompt)
         prompt = replace(prompt, partials=partials)
-        return replace(prompt, hash=content_hash(prompt.identity()))
+        identity = prompt.identity()
+        alias = self.config.models.get(prompt.model) if prompt.model else None
+        if alias is not None:  # what the alias points at changes what is called
+            identity["model_alias"] = {
+                "model": alias.model,
+                "api_base": alias.api_base,
+                "params": dict(alias.params),
+            }
+        return replace(prompt, hash=content_hash(identity))
 
     def _read_partial(self, name: str) -> tuple[str, str]:
         root = self.config.prompts
@@ -127,11 +167,9 @@ class Project:
             return read_text(self.source, rel), self.source.display(rel)
         except FileFormatError as e:
             if e.message == "file not found":
-                raise IncludeError(
-                    f"partial {name!r} not found",
-                    path=e.path,
-                    hint=f"create {self.source.display(rel)} or fix the include path",
-                ) from None
+                # jinja's `ignore missing` and include lists need TemplateNotFound;
+                # the renderer turns it into a located IncludeError otherwise.
+                raise PartialNotFound(name, self.source.display(rel)) from None
             raise
 
     def render(self, name: str, values: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from .errors import IncludeError, YamlError
 from .yamlio import MAX_BYTES, Document, decode, loads
@@ -104,3 +104,148 @@ class WorkTree:
                 path=self.display(rel),
                 hint="partials must be real files under the prompt root",
             )
+
+
+class GitRevision:
+    """The project's files at a git revision, read from the object store (never a checkout).
+
+    One gitpython repository object (a persistent ``git cat-file --batch``
+    reader) serves every read.
+    """
+
+    def __init__(self, repo: object, commit: object, prefix: str, rev: str) -> None:
+        self.repo = repo
+        self.commit = commit
+        self.prefix = prefix  # the project root's path inside the repository ("" at the top)
+        self.rev = rev
+        self.label = f"{rev} ({commit.hexsha[:7]})"  # type: ignore[attr-defined]
+
+    def _repo_path(self, rel: str) -> str:
+        return f"{self.prefix}/{rel}" if self.prefix else rel
+
+    def _lookup(self, rel: str, hops: int = 0) -> object:
+        """The blob at ``rel``, following symlinks stored in the tree (confined to the repository)."""
+        import git
+
+        try:
+            obj = self.commit.tree / self._repo_path(rel)  # type: ignore[attr-defined]
+        except KeyError:
+            raise FileNotFoundError(rel) from None
+        if not isinstance(obj, git.Blob):
+            raise IsADirectoryError(rel)
+        if obj.mode == 0o120000:  # a symlink: its content is the target path
+            if hops > 8:
+                raise FileNotFoundError(rel)
+            target = obj.data_stream.read().decode("utf-8", "replace")
+            joined = os.path.normpath(os.path.join(os.path.dirname(rel), target)).replace(os.sep, "/")
+            if target.startswith("/") or joined.startswith(".."):
+                raise IncludeError(
+                    f"{rel!r} is a symlink that leaves the project",
+                    path=self.display(rel),
+                    hint="partials must be real files under the prompt root",
+                )
+            return self._lookup(joined, hops + 1)
+        return obj
+
+    def _resolve(self, rel: str, hops: int = 0) -> str:
+        """``rel`` with every symlink in the tree followed (a path that may leave the project)."""
+        import git
+
+        try:
+            obj = self.commit.tree / self._repo_path(rel)  # type: ignore[attr-defined]
+        except KeyError:
+            return rel
+        if isinstance(obj, git.Blob) and obj.mode == 0o120000 and hops <= 8:
+            target = obj.data_stream.read().decode("utf-8", "replace")
+            if target.startswith("/"):
+                return target
+            joined = os.path.normpath(os.path.join(os.path.dirname(rel), target)).replace(os.sep, "/")
+            return self._resolve(joined, hops + 1)
+        return rel
+
+    def read_bytes(self, rel: str) -> bytes:
+        blob = self._lookup(rel)
+        if blob.size > MAX_BYTES:  # type: ignore[attr-defined]
+            raise YamlError(
+                f"file is {blob.size:,} bytes, over the {MAX_BYTES:,}-byte limit",  # type: ignore[attr-defined]
+                path=self.display(rel),
+                hint="split it into smaller files",
+            )
+        return blob.data_stream.read()  # type: ignore[attr-defined,no-any-return]
+
+    def walk(self, rel_dir: str) -> list[str]:
+        import git
+
+        path = self._repo_path(rel_dir) if rel_dir not in ("", ".") else self.prefix
+        try:
+            tree = self.commit.tree / path if path else self.commit.tree  # type: ignore[attr-defined]
+        except KeyError:
+            return []
+        if not isinstance(tree, git.Tree):
+            return []
+        cut = len(self.prefix) + 1 if self.prefix else 0
+        out = []
+        for item in tree.traverse():
+            if isinstance(item, git.Blob) and not any(p.startswith(".") for p in item.path[cut:].split("/")[:-1]):
+                out.append(item.path[cut:])
+        return sorted(out)
+
+    def display(self, rel: str) -> str:
+        return f"{self.rev}:{self._repo_path(rel)}"
+
+    def confine(self, rel: str, root_rel: str) -> None:
+        real = self._resolve(rel)
+        root = "" if root_rel in ("", ".") else root_rel.rstrip("/") + "/"
+        if real.startswith("/") or real.startswith("..") or not real.startswith(root):
+            raise IncludeError(
+                f"{rel!r} resolves outside {root_rel or 'the project'} (through a symlink)",
+                path=self.display(rel),
+                hint="partials must be real files under the prompt root",
+            )
+
+
+_REPOS: dict[Path, object] = {}
+
+
+def _repo(root: Path) -> Any:
+    """One gitpython Repo (and so one ``cat-file --batch`` reader) per project root."""
+    import git
+
+    key = root.resolve()
+    if key not in _REPOS:
+        _REPOS[key] = git.Repo(key, search_parent_directories=True)
+    return _REPOS[key]
+
+
+def open_git_revision(root: Path, rev: str, *, label: str | None = None) -> GitRevision:
+    """The project at ``root`` as of git revision ``rev``; clear errors for bad revisions."""
+    from .errors import UsageError
+
+    if not rev or rev.startswith("-"):
+        raise UsageError(f"invalid revision {rev!r}", hint="a revision may not start with '-'")
+    import git
+
+    try:
+        repo = _repo(root)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise UsageError(
+            f"{root} is not inside a git repository, so {rev!r} cannot be read",
+            hint="run `git init` and commit, or drop the revision to use the working tree",
+        ) from None
+    try:
+        commit = repo.rev_parse(rev + "^{commit}")
+    except (git.BadName, git.BadObject, ValueError, IndexError) as e:
+        has_commits = True
+        try:
+            repo.head.commit  # noqa: B018 - raises on an empty repository
+        except ValueError:
+            has_commits = False
+        hint = (
+            "the repository has no commits yet"
+            if not has_commits
+            else "use a branch, tag, commit sha or an expression like HEAD~1"
+        )
+        raise UsageError(f"unknown revision {rev!r}", hint=hint) from e
+    work = Path(repo.working_tree_dir or root).resolve()
+    prefix = root.resolve().relative_to(work).as_posix()
+    return GitRevision(repo, commit, "" if prefix == "." else prefix, label or rev)

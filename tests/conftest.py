@@ -84,3 +84,50 @@ def project(tmp_path: Path) -> Path:
             "prompts/partials/rules.j2": "Be brief.\n",
         },
     )
+
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Ann Author",
+    "GIT_AUTHOR_EMAIL": "ann@example.com",
+    "GIT_COMMITTER_NAME": "Ann Author",
+    "GIT_COMMITTER_EMAIL": "ann@example.com",
+    "GIT_AUTHOR_DATE": "2026-01-01T12:00:00+00:00",
+    "GIT_COMMITTER_DATE": "2026-01-01T12:00:00+00:00",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+class GitRepo:
+    """A real git repository in a tmp dir, with fixed author and dates."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        self.git("init", "-q", "-b", "main")
+
+    def git(self, *args: str) -> str:
+        p = subprocess.run(
+            ["git", *args], cwd=self.root, capture_output=True, text=True, env={**os.environ, **GIT_ENV}
+        )
+        if p.returncode:
+            raise AssertionError(f"git {' '.join(args)} failed: {p.stderr}")
+        return p.stdout.strip()
+
+    def write(self, files: dict[str, str]) -> None:
+        write_tree(self.root, files)
+
+    def commit(self, message: str, files: dict[str, str] | None = None, *, tag: str | None = None) -> str:
+        if files:
+            self.write(files)
+        self.git("add", "-A")
+        self.git("commit", "-q", "--allow-empty", "-m", message)
+        if tag:
+            self.git("tag", tag)
+        return self.git("rev-parse", "HEAD")
+
+
+@pytest.fixture
+def git_repo(tmp_path: Path) -> GitRepo:
+    """An empty git repository at tmp_path/repo (see GitRepo)."""
+    return GitRepo(tmp_path / "repo")
