@@ -107,8 +107,9 @@ def diff_projects(
     def keep(*candidates: str | None) -> bool:
         return wanted is None or any(c in wanted for c in candidates if c)
 
-    old_prompts = {n: _load(old, n) for n in sorted(old_names)}
-    new_prompts = {n: _load(new, n) for n in sorted(new_names)}
+    same = _unchanged(old, new, old_names & new_names)
+    old_prompts = {n: _load(old, n) for n in sorted(old_names - same)}
+    new_prompts = {n: _load(new, n) for n in sorted(new_names - same)}
 
     removed = sorted(old_names - new_names)
     added = sorted(new_names - old_names)
@@ -124,7 +125,7 @@ def diff_projects(
         if isinstance(p, Prompt) and by_hash.get(p.hash):
             renamed[n] = by_hash[p.hash].pop(0)
 
-    for n in sorted(old_names | new_names):
+    for n in sorted((old_names | new_names) - same):
         if n in renamed.values() and n not in new_names:
             continue  # reported under its new name
         if n in renamed:
@@ -176,6 +177,46 @@ def diff_projects(
 
     result.datasets = diff_datasets(old, new, keep=lambda prompt: keep(prompt, _renamed_from(prompt, renamed)))
     return result
+
+
+def _unchanged(old: Any, new: Any, names: set[str]) -> set[str]:
+    """Prompts whose file, included partials and project config are byte-identical in both versions.
+
+    Git blob ids decide without parsing anything; a prompt whose file is the
+    same but some partial changed is loaded once (new side) to see whether it
+    includes that partial.
+    """
+    if old.source.fingerprint("promptctl.yaml") != new.source.fingerprint("promptctl.yaml"):
+        return set()
+    root = old.config.prompts
+    if root != new.config.prompts:
+        return set()
+    old_files, new_files = old.prompt_files(), new.prompt_files()
+    prompt_paths = set(old_files.values()) | set(new_files.values())
+    others = (set(old.source.walk(root)) | set(new.source.walk(root))) - prompt_paths
+    under = len(root) + 1 if root != "." else 0
+    changed_partials = {
+        rel[under:] for rel in others if old.source.fingerprint(rel) != new.source.fingerprint(rel)
+    }
+    same = set()
+    for n in names:
+        a, b = old_files[n], new_files[n]
+        if a != b or old.source.fingerprint(a) != new.source.fingerprint(b):
+            continue
+        if changed_partials:
+            loaded = _load(new, n)
+            if not isinstance(loaded, Prompt) or changed_partials & set(loaded.partials):
+                continue
+            if _dynamic(loaded):
+                continue
+        same.add(n)
+    return same
+
+
+def _dynamic(prompt: Prompt) -> bool:
+    """Whether a prompt (or its partials) has an include whose target is only known when rendering."""
+    texts = [m.content for m in prompt.messages if isinstance(m, Message)] + list(prompt.partials.values())
+    return any(re.search(r"{%-?\s*(include|import|from|extends)\s+[^'\"\s]", t) for t in texts)
 
 
 def _renamed_from(name: str, renamed: Mapping[str, str]) -> str | None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import CONFIG_NAME, Config, parse_config, project_root
-from .errors import FileFormatError, NotFoundError, SchemaError, UsageError
+from .errors import ConfigError, FileFormatError, IncludeError, NotFoundError, SchemaError, UsageError
 from .inputs import normalize_inputs
 from .model import Case, Dataset, Entry, HistorySlot, Message, Prompt, Sample, content_hash
 from .schemas import validate
@@ -75,6 +75,17 @@ def load_project(source: Source, root: Path) -> Project:
             hint="see `promptctl schema project`",
         )
     validate(doc, "project")
+    for key in ("prompts", "evals"):
+        value = doc.data.get(key)
+        if isinstance(value, str) and (value.startswith("/") or ".." in value.replace("\\", "/").split("/")):
+            mark = doc.mark((key,))
+            raise ConfigError(
+                f"{key}: {value!r} must be a folder inside the project",
+                path=doc.path,
+                line=mark.line,
+                col=mark.col,
+                hint="use a relative path without '..'",
+            )
     return Project(parse_config(doc.data, root), source)
 
 
@@ -283,7 +294,16 @@ class Project:
                 col=mark.col,
                 hint="case files are paths relative to the dataset, inside the project",
             )
-        self.source.confine(rel, "")
+        try:
+            self.source.confine(rel, "")
+        except IncludeError:
+            raise FileFormatError(
+                f"case file {file!r} resolves outside the project (through a symlink)",
+                path=doc.path,
+                line=mark.line,
+                col=mark.col,
+                hint="case files must be real files inside the project",
+            ) from None
         try:
             text = read_text(self.source, rel)
         except FileFormatError as e:
@@ -316,12 +336,9 @@ def _jsonl_cases(text: str, shown: str) -> list[Case]:
                 col=1,
                 hint="case fields are " + ", ".join(sorted(CASE_KEYS)),
             )
+        _check_case_row(row, shown, n)
         inputs = row.get("inputs") or {}
-        if not isinstance(inputs, dict):
-            raise FileFormatError("`inputs` must be an object", path=shown, line=n, col=1)
         asserts = row.get("assert") or []
-        if not isinstance(asserts, list):
-            raise FileFormatError("`assert` must be a list", path=shown, line=n, col=1)
         cases.append(
             Case(
                 id=str(row.get("id", f"{shown.rsplit('/', 1)[-1]}:{n}")),
@@ -337,11 +354,30 @@ def _jsonl_cases(text: str, shown: str) -> list[Case]:
     return cases
 
 
+def _check_case_row(row: dict[str, Any], shown: str, n: int) -> None:
+    """Check one JSONL case against the dataset schema's case definition (as an inline case)."""
+    from .schemas import is_valid, schema_errors
+
+    wrapped = {"prompt": "p", "cases": [{"id": "row", **row}]}
+    if is_valid(wrapped, "dataset"):
+        return
+    problems = schema_errors(Document(path=shown, data=wrapped, text=""), "dataset")
+    message = problems[0].message.replace("cases[0].", "") if problems else "invalid case"
+    if message.startswith("cases[0]: "):
+        message = message[len("cases[0]: "):]
+    raise FileFormatError(message, path=shown, line=n, col=1, hint="see `promptctl schema dataset` (a case)")
+
+
 def _csv_cases(text: str, shown: str) -> list[Case]:
     reader = csv.DictReader(io.StringIO(text))
+    reader.fieldnames  # noqa: B018 - reads the header row, so line_num counts from it
     cases = []
-    for row in reader:
-        n = reader.line_num
+    while True:
+        n = reader.line_num + 1  # where the next row starts (a quoted cell may span lines)
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
         if None in row:
             raise FileFormatError("row has more cells than the header", path=shown, line=n, col=1)
         case_id = row.pop("id", None) or f"{shown.rsplit('/', 1)[-1]}:{n}"

@@ -49,6 +49,33 @@ def load_schema(name: str) -> dict[str, Any]:
 
 
 @cache
+def _fast_check(name: str) -> Any:
+    """A compiled validity check (fastjsonschema): about ten times faster than jsonschema.
+
+    It speaks draft-07, which covers every keyword these schemas use (a test
+    guards that); jsonschema still explains the errors of a file that fails.
+    """
+    import copy
+
+    import fastjsonschema
+
+    # fastjsonschema annotates the schema it compiles: give it a copy.
+    schema = {**copy.deepcopy(load_schema(name)), "$schema": "http://json-schema.org/draft-07/schema#"}
+    return fastjsonschema.compile(schema)
+
+
+def is_valid(data: Any, name: str) -> bool:
+    """Whether ``data`` satisfies schema ``name`` (the fast path; no error details)."""
+    import fastjsonschema
+
+    try:
+        _fast_check(name)(data)
+    except fastjsonschema.JsonSchemaException:
+        return False
+    return True
+
+
+@cache
 def _validator(name: str) -> Any:
     from jsonschema import Draft202012Validator
 
@@ -68,10 +95,12 @@ def json_path(parts: Any) -> str:
 
 def schema_errors(doc: Document, name: str) -> list[SchemaError]:
     """Every violation of schema ``name`` in ``doc``, each located at its line and column."""
+    if is_valid(doc.data, name):
+        return []
     validator = _validator(name)
     found = []
     for error in validator.iter_errors(doc.data):
-        found.append(_to_schema_error(doc, _pick_branch(error, load_schema(name)), name))
+        found.extend(_to_schema_errors(doc, _pick_branch(error, load_schema(name)), name))
     found.sort(key=lambda e: (e.line or 0, e.col or 0))
     return found
 
@@ -116,26 +145,30 @@ def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def _to_schema_error(doc: Document, error: Any, name: str) -> SchemaError:
+def _to_schema_errors(doc: Document, error: Any, name: str) -> list[SchemaError]:
     path = tuple(error.absolute_path)
     where = json_path(path)
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         allowed = list(error.schema.get("properties", {}))
         extras = [k for k in error.instance if k not in allowed]
-        if extras:
-            key = extras[0]
+        found = []
+        for key in extras:
             mark = doc.mark(path + (key,), key=True)
             close = difflib.get_close_matches(key, allowed, n=1)
             hint = f"did you mean {close[0]!r}?" if close else "allowed: " + ", ".join(allowed)
             field = json_path(path + (key,))
-            return SchemaError(
-                f"unknown field {field!r}",
-                json_path=field,
-                path=doc.path,
-                line=mark.line,
-                col=mark.col,
-                hint=hint,
+            found.append(
+                SchemaError(
+                    f"unknown field {field!r}",
+                    json_path=field,
+                    path=doc.path,
+                    line=mark.line,
+                    col=mark.col,
+                    hint=hint,
+                )
             )
+        if found:
+            return found
     mark = doc.mark(path)
     message = error.message
     if error.validator == "type":
@@ -147,14 +180,16 @@ def _to_schema_error(doc: Document, error: Any, name: str) -> SchemaError:
     elif error.validator == "required":
         missing = [k for k in error.validator_value if k not in (error.instance or {})]
         message = "missing required field " + ", ".join(repr(k) for k in missing)
-    return SchemaError(
-        f"{where}: {message}",
-        json_path=where,
-        path=doc.path,
-        line=mark.line,
-        col=mark.col,
-        hint=f"see `promptctl schema {name}` for the format",
-    )
+    return [
+        SchemaError(
+            f"{where}: {message}",
+            json_path=where,
+            path=doc.path,
+            line=mark.line,
+            col=mark.col,
+            hint=f"see `promptctl schema {name}` for the format",
+        )
+    ]
 
 
 def _short(value: Any) -> str:

@@ -7,7 +7,9 @@ other versions (git revisions, bundles) implement the same methods.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import posixpath
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -34,6 +36,10 @@ class Source(Protocol):
 
     def confine(self, rel: str, root_rel: str) -> None:
         """Raise IncludeError when ``rel`` resolves (through symlinks) outside ``root_rel``."""
+        ...
+
+    def fingerprint(self, rel: str) -> str | None:
+        """An id of ``rel``'s content (git's blob id): equal ids mean equal bytes; None if missing."""
         ...
 
 
@@ -87,6 +93,15 @@ class WorkTree:
                 out.append(f if rel_base == "." else f"{rel_base}/{f}")
         return sorted(out)
 
+    def fingerprint(self, rel: str) -> str | None:
+        """The git blob id of ``rel``'s content, comparable with a GitRevision's."""
+        try:
+            with open(self._abs(rel), "rb") as fh:
+                data = fh.read()
+        except OSError:
+            return None
+        return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+
     def display(self, rel: str) -> str:
         path = self._abs(rel)
         try:
@@ -109,89 +124,90 @@ class WorkTree:
 class GitRevision:
     """The project's files at a git revision, read from the object store (never a checkout).
 
-    One gitpython repository object (a persistent ``git cat-file --batch``
-    reader) serves every read.
+    The tree is listed once (``git ls-tree -r``); blobs are then read through
+    gitpython's persistent ``git cat-file --batch`` reader, one process for all
+    reads.
     """
 
-    def __init__(self, repo: object, commit: object, prefix: str, rev: str) -> None:
+    def __init__(self, repo: Any, commit: Any, prefix: str, rev: str) -> None:
         self.repo = repo
         self.commit = commit
         self.prefix = prefix  # the project root's path inside the repository ("" at the top)
         self.rev = rev
-        self.label = f"{rev} ({commit.hexsha[:7]})"  # type: ignore[attr-defined]
+        self.label = f"{rev} ({commit.hexsha[:7]})"
+        self._index: dict[str, tuple[str, str]] | None = None  # project path -> (mode, blob sha)
 
-    def _repo_path(self, rel: str) -> str:
-        return f"{self.prefix}/{rel}" if self.prefix else rel
+    @property
+    def index(self) -> dict[str, tuple[str, str]]:
+        if self._index is None:
+            args = ["-r", "-z", "--full-tree", self.commit.hexsha]
+            if self.prefix:
+                args += ["--", self.prefix + "/"]
+            out = self.repo.git.ls_tree(*args, stdout_as_string=False)
+            cut = len(self.prefix) + 1 if self.prefix else 0
+            index = {}
+            for entry in out.split(b"\0"):
+                if not entry:
+                    continue
+                meta, _, path = entry.partition(b"\t")
+                mode, kind, sha = meta.decode().split()
+                if kind == "blob":
+                    index[path.decode("utf-8", "surrogateescape")[cut:]] = (mode, sha)
+            self._index = index
+        return self._index
 
-    def _lookup(self, rel: str, hops: int = 0) -> object:
-        """The blob at ``rel``, following symlinks stored in the tree (confined to the repository)."""
-        import git
+    def _blob(self, sha: str) -> bytes:
+        return self.repo.odb.stream(bytes.fromhex(sha)).read()  # type: ignore[no-any-return]
 
-        try:
-            obj = self.commit.tree / self._repo_path(rel)  # type: ignore[attr-defined]
-        except KeyError:
-            raise FileNotFoundError(rel) from None
-        if not isinstance(obj, git.Blob):
-            raise IsADirectoryError(rel)
-        if obj.mode == 0o120000:  # a symlink: its content is the target path
-            if hops > 8:
-                raise FileNotFoundError(rel)
-            target = obj.data_stream.read().decode("utf-8", "replace")
-            joined = os.path.normpath(os.path.join(os.path.dirname(rel), target)).replace(os.sep, "/")
-            if target.startswith("/") or joined.startswith(".."):
-                raise IncludeError(
-                    f"{rel!r} is a symlink that leaves the project",
-                    path=self.display(rel),
-                    hint="partials must be real files under the prompt root",
-                )
-            return self._lookup(joined, hops + 1)
-        return obj
-
-    def _resolve(self, rel: str, hops: int = 0) -> str:
-        """``rel`` with every symlink in the tree followed (a path that may leave the project)."""
-        import git
-
-        try:
-            obj = self.commit.tree / self._repo_path(rel)  # type: ignore[attr-defined]
-        except KeyError:
-            return rel
-        if isinstance(obj, git.Blob) and obj.mode == 0o120000 and hops <= 8:
-            target = obj.data_stream.read().decode("utf-8", "replace")
+    def _resolve(self, rel: str) -> str:
+        """``rel`` with every symlink stored in the tree followed (may leave the project)."""
+        for _ in range(9):
+            entry = self.index.get(rel)
+            if entry is None or entry[0] != "120000":
+                return rel
+            target = self._blob(entry[1]).decode("utf-8", "replace")
             if target.startswith("/"):
                 return target
-            joined = os.path.normpath(os.path.join(os.path.dirname(rel), target)).replace(os.sep, "/")
-            return self._resolve(joined, hops + 1)
+            rel = posixpath.normpath(posixpath.join(posixpath.dirname(rel), target))
+            if rel.startswith("../") or rel == "..":
+                return rel
         return rel
 
+    def fingerprint(self, rel: str) -> str | None:
+        """The blob id of ``rel`` (after symlinks): equal ids mean equal content."""
+        entry = self.index.get(self._resolve(rel))
+        return entry[1] if entry else None
+
     def read_bytes(self, rel: str) -> bytes:
-        blob = self._lookup(rel)
-        if blob.size > MAX_BYTES:  # type: ignore[attr-defined]
+        real = self._resolve(rel)
+        if real.startswith("/") or real.startswith(".."):
+            raise IncludeError(
+                f"{rel!r} is a symlink that leaves the project",
+                path=self.display(rel),
+                hint="partials must be real files under the prompt root",
+            )
+        entry = self.index.get(real)
+        if entry is None:
+            raise FileNotFoundError(rel)
+        data = self._blob(entry[1])
+        if len(data) > MAX_BYTES:
             raise YamlError(
-                f"file is {blob.size:,} bytes, over the {MAX_BYTES:,}-byte limit",  # type: ignore[attr-defined]
+                f"file is {len(data):,} bytes, over the {MAX_BYTES:,}-byte limit",
                 path=self.display(rel),
                 hint="split it into smaller files",
             )
-        return blob.data_stream.read()  # type: ignore[attr-defined,no-any-return]
+        return data
 
     def walk(self, rel_dir: str) -> list[str]:
-        import git
-
-        path = self._repo_path(rel_dir) if rel_dir not in ("", ".") else self.prefix
-        try:
-            tree = self.commit.tree / path if path else self.commit.tree  # type: ignore[attr-defined]
-        except KeyError:
-            return []
-        if not isinstance(tree, git.Tree):
-            return []
-        cut = len(self.prefix) + 1 if self.prefix else 0
-        out = []
-        for item in tree.traverse():
-            if isinstance(item, git.Blob) and not any(p.startswith(".") for p in item.path[cut:].split("/")[:-1]):
-                out.append(item.path[cut:])
-        return sorted(out)
+        base = "" if rel_dir in ("", ".") else rel_dir.rstrip("/") + "/"
+        return sorted(
+            p
+            for p in self.index
+            if p.startswith(base) and not any(part.startswith(".") for part in p[len(base):].split("/")[:-1])
+        )
 
     def display(self, rel: str) -> str:
-        return f"{self.rev}:{self._repo_path(rel)}"
+        return f"{self.rev}:{self.prefix}/{rel}" if self.prefix else f"{self.rev}:{rel}"
 
     def confine(self, rel: str, root_rel: str) -> None:
         real = self._resolve(rel)

@@ -96,6 +96,7 @@ def _folded_position(lines: list[str], m: Mark, template_line: int) -> tuple[int
     """Map a line of a folded (``>``) scalar's value to its file line: blank lines end a value line."""
     indent: int | None = None
     current = 1
+    previous_kept = False  # the previous line was more indented: its line break is kept
     for index in range(m.line, len(lines)):  # lines[m.line] is the line after the indicator
         text = lines[index]
         if not text.strip():
@@ -107,6 +108,9 @@ def _folded_position(lines: list[str], m: Mark, template_line: int) -> tuple[int
             indent = width
         elif width < indent:
             break
+        elif (width > indent or previous_kept) and not (index > 0 and not lines[index - 1].strip()):
+            current += 1
+        previous_kept = width > indent
         if current >= template_line:
             return index + 1, width + 1
     return m.line + 1, (indent or 0) + 1
