@@ -1,0 +1,66 @@
+"""The real pre-commit tool runs the `promptctl-lint` hook from .pre-commit-hooks.yaml.
+
+`pre-commit try-repo` builds the hook's environment the way users get it: a
+fresh virtualenv with promptctl and only its core dependencies (no litellm),
+installed from the package registry. The hook repository is a snapshot of this
+working tree (tracked and untracked files, as a fresh commit), so the test
+checks the code as it is now. About a minute: two environments are built.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import GIT_ENV, REPO, GitRepo
+from test_lint_rules import BASE, PROMPT, greet
+
+pytest.importorskip("pre_commit", reason="pre-commit is not installed: pip install -e '.[dev]'")
+
+
+def snapshot_of_this_repo(dest: Path) -> Path:
+    """This working tree's files (not .gitignored ones) committed into a new repository at ``dest``."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=REPO, capture_output=True, check=True,
+    ).stdout.decode().split("\0")
+    for rel in filter(None, listed):
+        src = REPO / rel
+        if src.is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / rel)
+    repo = GitRepo(dest)
+    repo.commit("snapshot")
+    return dest
+
+
+def try_repo(hooks: Path, project: Path, home: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **GIT_ENV, "PRE_COMMIT_HOME": str(home), "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+           "PRE_COMMIT_COLOR": "never"}
+    env.pop("PROMPTCTL_MODEL_DATA", None)
+    return subprocess.run(
+        [sys.executable, "-m", "pre_commit", "try-repo", str(hooks), "promptctl-lint", "--all-files"],
+        cwd=project, capture_output=True, text=True, env=env, timeout=600,
+    )
+
+
+def test_try_repo_fails_on_a_broken_prompt_and_passes_on_a_good_one(tmp_path):
+    hooks = snapshot_of_this_repo(tmp_path / "hooks")
+    user = GitRepo(tmp_path / "user")
+    user.commit("prompts", {**BASE, PROMPT: greet(user='    content: "Say {{ whom }} to {{ who }}"'),
+                            "README.md": "not linted\n"})
+    p = try_repo(hooks, user.root, tmp_path / "home")
+    out = p.stdout + p.stderr
+    assert p.returncode == 1, out
+    assert "promptctl lint" in out and "Failed" in out
+    assert "prompts/greet.prompt.yaml:11:22: PC202 'whom' is not declared under `inputs`" in out
+    user.commit("fix", {PROMPT: BASE[PROMPT]})
+    p = try_repo(hooks, user.root, tmp_path / "home")
+    out = p.stdout + p.stderr
+    assert p.returncode == 0, out
+    assert "promptctl lint" in out and "Passed" in out
