@@ -536,7 +536,9 @@ def _messages_text(messages: Iterable[Mapping[str, Any]]) -> str:
 
 def diff_datasets(old: Any, new: Any, *, keep: Any) -> list[DatasetDiff]:
     """Dataset changes: cases added, removed, or with a changed golden."""
-    out = []
+    out: list[DatasetDiff] = []
+    if not getattr(old.source, "has_datasets", True) or not getattr(new.source, "has_datasets", True):
+        return out  # one side is a published bundle, which holds no datasets
     a, b = _datasets(old), _datasets(new)
     for path in sorted(set(a) | set(b)):
         da, db = a.get(path), b.get(path)

@@ -14,8 +14,16 @@ runtime can raise something an application can catch::
     │   ├── IncludeError            missing partial, path escape, include cycle
     │   └── SandboxError            the template tried something the sandbox forbids
     ├── InputError                  render inputs: missing, unexpected or mistyped
-    ├── NotFoundError               an unknown prompt, sample or schema name
-    └── UsageError                  the command line itself is wrong
+    ├── NotFoundError               an unknown prompt, sample, schema, version or channel name
+    ├── UsageError                  the command line itself is wrong
+    ├── DependencyError             an optional dependency is missing; the hint says what to install
+    ├── ProviderError               a model call failed; in a test run the case fails with it, never the run
+    ├── RegistryError               the registry cannot be reached or read, or its URL is bad
+    │   ├── ConflictError           another writer took that version or channel record first (exit 1; retry)
+    │   ├── IntegrityError          a bundle or record whose digest, hash chain or JSON is wrong (exit 1)
+    │   └── ChannelHeldError        promote to a channel on hold (release it, or --force)
+    └── PublishError                publish refused: a dirty tree, or a prompt with no model
+        └── LintFailedError         publish refused: lint found errors (exit 1)
 """
 
 from __future__ import annotations
@@ -129,3 +137,74 @@ class NotFoundError(PromptctlError):
 
 class UsageError(PromptctlError):
     """The command line is wrong."""
+
+
+class DependencyError(PromptctlError):
+    """An optional dependency is not installed; ``hint`` names the exact ``pip install``."""
+
+
+class ProviderError(PromptctlError):
+    """A model call that failed: ``kind`` (``rate_limit``, ``server``, ``timeout``, ``connection``,
+    ``auth``, ``bad_request``, ``not_found``, ``context_window``, ``invalid_response``, ``replay_miss``,
+    ``budget``, ``error``), the HTTP ``status`` when there was one, whether it is worth ``retryable``,
+    and the server's ``retry_after`` in seconds. Its message never holds an API key.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: str = "error",
+        status: int | None = None,
+        retryable: bool = False,
+        retry_after: float | None = None,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.kind = kind
+        self.status = status
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+class RegistryError(PromptctlError):
+    """The registry cannot be reached or read, or its URL is bad."""
+
+
+class ConflictError(RegistryError):
+    """A write-once object (a bundle version or a channel record) was taken by another writer first.
+
+    Nothing was overwritten; running the command again retries with the new state.
+    """
+
+    exit_code = 1
+
+
+class IntegrityError(RegistryError):
+    """An object in the registry whose digest, hash chain or JSON does not check out.
+
+    ``path`` names the object (``bundles/v000003.json``). Such an object is never served.
+    """
+
+    exit_code = 1
+
+
+class ChannelHeldError(RegistryError):
+    """A promote to a channel that a rollback put on hold."""
+
+
+class PublishError(PromptctlError):
+    """publish refused to build a bundle from this tree."""
+
+
+class LintFailedError(PublishError):
+    """publish refused: lint found errors; ``problems`` lists the first of them."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, problems: Sequence[str] = (), **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.problems = list(problems)
+
+    def __str__(self) -> str:
+        return super().__str__() + "".join(f"\n  {p}" for p in self.problems)

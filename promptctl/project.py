@@ -38,13 +38,19 @@ def open_project(project: str | os.PathLike[str] | None = None, *, ref: str | No
 def resolve_source(root: Path, version: str | None) -> Source:
     """The files of the project at ``version``.
 
-    Names resolve in this order: none = the working tree; ``vN`` = the commit
-    tagged ``<tag_prefix>vN``; any other git revision (branch, tag, sha, HEAD~1).
+    Names resolve in this order: none = the working tree; ``vN`` = published bundle N
+    from the registry (when the registry can be read and has it), else the commit tagged
+    ``<tag_prefix>vN``; a channel name (``production``) = the bundle its head points at;
+    any other git revision (branch, tag, sha, HEAD~1).
     """
     if version is None:
         return WorkTree(root)
+    from .registry.resolve import registry_source
     from .sources import open_git_revision
 
+    found, why = registry_source(root, version)
+    if found is not None:
+        return found  # type: ignore[no-any-return]
     if VERSION_RE.fullmatch(version):
         prefix = "prompts/"
         try:
@@ -57,10 +63,17 @@ def resolve_source(root: Path, version: str | None) -> Source:
             return open_git_revision(root, f"refs/tags/{prefix}{version}", label=version)
         except UsageError:
             raise UsageError(
-                f"no published version {version!r}: the git tag {prefix}{version} does not exist",
-                hint="list published versions with `git tag -l '" + prefix + "v*'`",
+                f"no published version {version!r}: "
+                + (f"{why}, and " if why else "")
+                + f"the git tag {prefix}{version} does not exist",
+                hint="list published versions with `promptctl versions` or `git tag -l '" + prefix + "v*'`",
             ) from None
-    return open_git_revision(root, version)
+    try:
+        return open_git_revision(root, version)
+    except UsageError as e:
+        if why:  # a near-miss of a channel name, or a registry that could not be read
+            e.message = f"{e.message} ({why})"
+        raise
 
 
 def load_project(source: Source, root: Path) -> Project:

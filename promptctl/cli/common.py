@@ -26,7 +26,7 @@ RefOption = Annotated[
     typer.Option(
         "--ref",
         "-r",
-        help="Read the prompts at this git revision (HEAD~1, main, a tag or sha) instead of the working tree.",
+        help="Read the prompts at this version instead of the working tree: vN (a published version), a channel (production), or a git revision (HEAD~1, main, a tag or sha).",
     ),
 ]
 
