@@ -1,0 +1,533 @@
+"""What applications import: load a channel's (or a version's) bundle, render, call.
+
+::
+
+    from promptctl.runtime import Registry
+
+    reg = Registry("s3://acme-prompts/prod", channel="production", refresh_s=30, cache_dir="/var/cache/prompts")
+    p = reg.get("support/reply")
+    messages = p.render(ticket="…")           # [{"role": …, "content": …}], inputs validated
+    kwargs = p.completion_kwargs(ticket="…")  # ready for litellm.completion(**kwargs)
+    p.ref                                     # "support/reply@v3:3f9a2c1"
+
+Imports only the standard library and jinja2 (boto3 only when an ``s3://`` URL is used), and
+renders with the same sandboxed renderer as ``promptctl render``, so an application sees exactly
+what the CLI shows. Every bundle is digest-verified before use; the last verified bundle can be
+kept on disk (``cache_dir``) and served when the registry is unreachable; a channel that
+disappears is an error, never a silent stale copy. A background thread checks the channel head at
+most every ``refresh_s`` seconds and swaps whole bundles atomically: one ``get`` never mixes
+two versions.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote, urlparse
+
+from .errors import IntegrityError, NotFoundError, PromptctlError, RegistryError
+from .model import Prompt as PromptData
+from .registry.bundle import bundle_key, bundle_prompt, decode_bundle
+from .registry.channels import decode_record, head_key
+from .registry.stores import LocalStore, open_store
+from .templates import PartialNotFound, Renderer
+
+__all__ = ["Prompt", "Registry", "RegistryStatus"]
+
+
+class HttpStore:
+    """A registry served over plain HTTP(S) (a CDN or static host): read-only, no listing.
+
+    It reads ``channels/<name>/HEAD.json`` for a channel's head, since HTTP cannot list.
+    """
+
+    def __init__(self, url: str, *, timeout_s: float = 10.0) -> None:
+        self.url = url.rstrip("/")
+        self.timeout_s = timeout_s
+
+    def read(self, key: str) -> bytes | None:
+        import urllib.error
+        import urllib.request  # imported here: ~20 ms that only HTTP registries pay
+
+        target = f"{self.url}/{quote(key)}"
+        request = urllib.request.Request(target, headers={"Cache-Control": "no-cache", "User-Agent": "promptctl"})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:  # noqa: S310 - http(s) only
+                return response.read()  # type: ignore[no-any-return]
+        except urllib.error.HTTPError as e:
+            if e.code in (403, 404):  # static hosts and S3 websites answer 403 for a missing object
+                return None
+            raise RegistryError(f"GET {target} answered HTTP {e.code}", hint="is the registry served there?") from None
+        except (urllib.error.URLError, OSError) as e:
+            reason = getattr(e, "reason", e)
+            raise RegistryError(f"cannot reach {target}: {reason}", hint="check the URL and the network") from None
+
+    def list(self, prefix: str) -> list[str]:
+        raise RegistryError("an HTTP registry cannot be listed", hint="name a channel or a version")
+
+
+class _LocalReader:
+    """A local registry folder, read-only: a folder that is gone counts as unreachable (like a
+    dropped network mount), not as "every channel is missing"."""
+
+    def __init__(self, store: LocalStore) -> None:
+        self.store = store
+        self.url = store.url
+
+    def read(self, key: str) -> bytes | None:
+        if not self.store.root.is_dir():
+            raise RegistryError(f"the registry folder {self.url} is missing", hint="is the volume mounted?")
+        return self.store.read(key)
+
+
+def _open(url: str) -> Any:
+    scheme = urlparse(url).scheme.lower()
+    if scheme in ("http", "https"):
+        return HttpStore(url)
+    store = open_store(url)
+    return _LocalReader(store) if isinstance(store, LocalStore) else store
+
+
+class Prompt:
+    """One prompt of a loaded bundle: render it, or get the keyword arguments for litellm."""
+
+    __slots__ = ("_data", "_renderer", "_models", "_version")
+
+    def __init__(self, data: PromptData, renderer: Renderer, models: Mapping[str, Any], version: str) -> None:
+        self._data = data
+        self._renderer = renderer
+        self._models = models
+        self._version = version
+
+    @property
+    def name(self) -> str:
+        return self._data.name
+
+    @property
+    def model(self) -> str | None:
+        """The model as written in the prompt (possibly an alias of promptctl.yaml)."""
+        return self._data.model
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self._data.params)
+
+    @property
+    def inputs(self) -> dict[str, dict[str, Any]]:
+        """Input name -> its JSON Schema (an input is required unless it has a default)."""
+        return {k: dict(v) for k, v in self._data.inputs.items()}
+
+    @property
+    def version(self) -> str:
+        """``v3``, or ``dev`` for a project's working tree."""
+        return self._version
+
+    @property
+    def hash(self) -> str:
+        return self._data.hash
+
+    @property
+    def ref(self) -> str:
+        """``support/reply@v3:3f9a2c1``: what produced a result, for logs and traces."""
+        return f"{self._data.name}@{self._version}:{self._data.short_hash}"
+
+    def __repr__(self) -> str:
+        return f"<promptctl.runtime.Prompt {self.ref}>"
+
+    def render(self, **inputs: Any) -> list[dict[str, Any]]:
+        """The messages for ``inputs``: validated (one InputError listing every problem), defaults applied."""
+        return self._renderer.render(self._data, inputs)
+
+    def completion_kwargs(self, **inputs: Any) -> dict[str, Any]:
+        """Keyword arguments for ``litellm.completion``: model, messages, params, fallbacks, response_format.
+
+        A model alias is resolved to its model string, with its ``api_base`` and (from the environment
+        variable it names) its ``api_key``; fallbacks are resolved the same way.
+        """
+        alias = self._alias(self._data.model)
+        kwargs: dict[str, Any] = {**alias.get("params", {}), **self._data.params}
+        kwargs["model"] = alias["model"]
+        kwargs["messages"] = self.render(**inputs)
+        if alias.get("api_base"):
+            kwargs["api_base"] = alias["api_base"]
+        if alias.get("api_key_env") and os.environ.get(alias["api_key_env"]):
+            kwargs["api_key"] = os.environ[alias["api_key_env"]]
+        if self._data.fallbacks:
+            kwargs["fallbacks"] = [self._alias(f)["model"] for f in self._data.fallbacks]
+        output = self._data.output
+        if output.get("format") == "json":
+            schema = output.get("schema")
+            kwargs["response_format"] = (
+                {"type": "json_schema", "json_schema": {"name": _schema_name(self.name), "schema": schema}}
+                if schema
+                else {"type": "json_object"}
+            )
+        return kwargs
+
+    def _alias(self, model: str | None) -> dict[str, Any]:
+        if model is None:
+            raise PromptctlError(f"prompt {self.name!r} names no model", hint="set `model:` or defaults.model")
+        spec = self._models.get(model)
+        if spec is None:
+            return {"model": model}
+        if isinstance(spec, str):
+            return {"model": spec}
+        return dict(spec)
+
+
+def _schema_name(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "_-" else "_" for c in name)[:64]
+
+
+class _Snapshot:
+    """One verified bundle and the runtime prompts built from it (immutable once built)."""
+
+    def __init__(self, bundle: Mapping[str, Any], raw: bytes | None, source: str) -> None:
+        self.bundle = bundle
+        self.raw = raw
+        self.source = source  # "registry" or "cache"
+        self.version = f"v{bundle['version']}"
+        self.digest: str = bundle["digest"]
+        self.loaded_at = time.time()
+        partials = bundle.get("partials") or {}
+
+        def read(name: str) -> tuple[str, str]:
+            if name not in partials:
+                raise PartialNotFound(name, f"{self.version}:partials/{name}")
+            return partials[name], f"{self.version}:{name}"
+
+        self.renderer = Renderer(read)
+        self.models = (bundle.get("project") or {}).get("models") or {}
+        self._prompts: dict[str, Prompt] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> Prompt:
+        prompt = self._prompts.get(name)
+        if prompt is None:
+            with self._lock:
+                prompt = self._prompts.get(name)
+                if prompt is None:
+                    prompt = Prompt(bundle_prompt(self.bundle, name), self.renderer, self.models, self.version)
+                    self._prompts[name] = prompt
+        return prompt
+
+
+class RegistryStatus(dict):  # type: ignore[type-arg]
+    """``Registry.status()``: a dict with ``ok``, ``version``, ``digest``, ``source`` (registry|cache),
+    ``stale``, ``stale_for_s``, ``last_check``, ``last_error`` and ``channel_missing``."""
+
+
+class Registry:
+    """Prompts published to a registry, as applications load them.
+
+    ``url``: a registry folder, ``file://…``, ``s3://bucket/prefix`` or ``http(s)://…`` (a static
+    host serving a registry folder). ``channel`` (default ``production``) follows a channel;
+    ``version="v3"`` pins one version instead. ``refresh_s``: how often a background thread checks
+    the channel head (``0`` or ``None``: never; call :meth:`refresh`). ``cache_dir``: where the last
+    verified bundle is kept, and served from when the registry is unreachable.
+    """
+
+    def __init__(
+        self,
+        url: str | os.PathLike[str],
+        channel: str = "production",
+        *,
+        version: str | int | None = None,
+        refresh_s: float | None = 30,
+        cache_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.url = os.fspath(url)
+        self.channel = None if version is not None else channel
+        self.pinned = _version_number(version) if version is not None else None
+        self.refresh_s = refresh_s
+        self.cache_dir = os.fspath(cache_dir) if cache_dir is not None else None
+        self._store = _open(self.url)
+        self._lock = threading.Lock()
+        self._snapshot: _Snapshot | None = None
+        self._last_check: float | None = None
+        self._last_error: str | None = None
+        self._stale_since: float | None = None
+        self._channel_missing = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._project_root: str | None = None
+        self._load(initial=True)
+        if self.channel is not None and refresh_s:
+            self._thread = threading.Thread(target=self._refresh_loop, name="promptctl-refresh", daemon=True)
+            self._thread.start()
+
+    # -- loading ---------------------------------------------------------------------------------
+
+    def _cache_path(self) -> str | None:
+        if self.cache_dir is None:
+            return None
+        what = self.channel if self.channel is not None else f"v{self.pinned}"
+        tag = "".join(c if c.isalnum() else "_" for c in self.url)[-80:]
+        return os.path.join(self.cache_dir, f"{tag}--{what}.json")
+
+    def _fetch(self) -> tuple[dict[str, Any], bytes]:
+        """The verified bundle the channel head (or the pin) names, with its bytes."""
+        if self.pinned is not None:
+            key = bundle_key(self.pinned)
+            raw = self._store.read(key)
+            if raw is None:
+                raise NotFoundError(f"no version v{self.pinned} in the registry {self.url}")
+            return decode_bundle(raw, key=key, version=self.pinned), raw
+        assert self.channel is not None
+        key = head_key(self.channel)
+        head_raw = self._store.read(key)
+        if head_raw is None:
+            raise ChannelMissingError(
+                f"channel {self.channel!r} does not exist in the registry {self.url} ({key} is missing)",
+                hint="promote a version to it, or check the channel name",
+            )
+        head = decode_record(head_raw, key=key, channel=self.channel)
+        current = self._snapshot
+        if current is not None and current.digest == head["digest"]:
+            return dict(current.bundle), current.raw or b""
+        raw = self._store.read(bundle_key(head["version"]))
+        if raw is None:
+            raise IntegrityError(
+                f"channel {self.channel!r} points at v{head['version']}, which is missing",
+                path=bundle_key(head["version"]),
+                hint="run `promptctl verify`",
+            )
+        bundle = decode_bundle(raw, key=bundle_key(head["version"]), version=head["version"])
+        if bundle["digest"] != head["digest"]:
+            raise IntegrityError(
+                f"channel {self.channel!r} expects digest {head['digest'][:19]}…, "
+                f"but v{head['version']} has {bundle['digest'][:19]}…",
+                path=key,
+                hint="run `promptctl verify`",
+            )
+        return bundle, raw
+
+    def _load(self, *, initial: bool = False) -> None:
+        self._last_check = time.time()
+        try:
+            bundle, raw = self._fetch()
+        except ChannelMissingError as e:
+            self._channel_missing = True
+            self._last_error = str(e)
+            raise
+        except (RegistryError, NotFoundError) as e:
+            self._last_error = str(e)
+            if self._snapshot is None:
+                cached = self._read_cache()
+                if cached is None:
+                    raise
+                self._snapshot = cached
+            if self._stale_since is None:
+                self._stale_since = time.time()
+            return
+        self._channel_missing = False
+        self._last_error = None
+        self._stale_since = None
+        current = self._snapshot
+        if current is None or current.digest != bundle["digest"]:
+            snapshot = _Snapshot(bundle, raw, "registry")
+            self._write_cache(raw)
+            self._snapshot = snapshot  # one reference assignment: readers see the old or the new, never a mix
+        elif current.source == "cache":
+            self._snapshot = _Snapshot(bundle, raw, "registry")
+
+    def _read_cache(self) -> _Snapshot | None:
+        path = self._cache_path()
+        if path is None or not os.path.exists(path):
+            return None
+        with open(path, "rb") as fh:
+            raw = fh.read()
+        try:
+            bundle = decode_bundle(raw, key=path, version=self.pinned)
+        except IntegrityError:
+            return None  # a damaged cache is never served
+        return _Snapshot(bundle, raw, "cache")
+
+    def _write_cache(self, raw: bytes) -> None:
+        path = self._cache_path()
+        if path is None:
+            return
+        import tempfile
+
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(raw)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except OSError:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+    def _refresh_loop(self) -> None:
+        assert self.refresh_s
+        while not self._stop.wait(self.refresh_s):
+            try:
+                self.refresh()
+            except PromptctlError:
+                pass  # recorded in status(); get() raises for a missing channel
+
+    # -- the API ---------------------------------------------------------------------------------
+
+    def refresh(self) -> bool:
+        """Check the channel head now; swap in a new bundle if it moved. True when the version changed."""
+        if self._project_root is not None:
+            return self._reload_project()
+        if self.pinned is not None:
+            return False
+        before = self._snapshot.digest if self._snapshot else None
+        with self._lock:
+            self._load()
+        return self._snapshot is not None and self._snapshot.digest != before
+
+    def get(self, name: str) -> Prompt:
+        """Prompt ``name`` of the current bundle (NotFoundError with the closest names)."""
+        if self._project_root is not None:
+            self._reload_project()
+        if self._channel_missing:
+            raise RegistryError(self._last_error or f"channel {self.channel!r} disappeared",
+                                hint="the channel was removed from the registry; nothing stale is served")
+        snapshot = self._snapshot
+        assert snapshot is not None
+        return snapshot.get(name)
+
+    def names(self) -> list[str]:
+        """Every prompt name in the current bundle."""
+        snapshot = self._snapshot
+        assert snapshot is not None
+        return sorted(snapshot.bundle.get("prompts") or {})
+
+    @property
+    def version(self) -> str:
+        """The version being served (``v3``)."""
+        assert self._snapshot is not None
+        return self._snapshot.version
+
+    def status(self) -> RegistryStatus:
+        """How fresh the served bundle is, and why not, if it is not."""
+        snapshot = self._snapshot
+        now = time.time()
+        return RegistryStatus(
+            ok=self._last_error is None,
+            url=self.url,
+            channel=self.channel,
+            version=snapshot.version if snapshot else None,
+            digest=snapshot.digest if snapshot else None,
+            source=snapshot.source if snapshot else None,
+            loaded_at=snapshot.loaded_at if snapshot else None,
+            last_check=self._last_check,
+            last_error=self._last_error,
+            stale=self._stale_since is not None,
+            stale_for_s=(now - self._stale_since) if self._stale_since is not None else 0.0,
+            channel_missing=self._channel_missing,
+        )
+
+    def close(self) -> None:
+        """Stop the background refresh."""
+        self._stop.set()
+
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- local development -----------------------------------------------------------------------
+
+    @classmethod
+    def from_project(cls, path: str | os.PathLike[str] = ".") -> Registry:
+        """Serve a project's working tree (for local development), reloading files as they change.
+
+        This path reads the project with the CLI's loader (YAML and schemas are imported then).
+        """
+        self = cls.__new__(cls)
+        self.url = os.fspath(path)
+        self.channel = None
+        self.pinned = None
+        self.refresh_s = None
+        self.cache_dir = None
+        self._lock = threading.Lock()
+        self._snapshot = None
+        self._last_check = None
+        self._last_error = None
+        self._stale_since = None
+        self._channel_missing = False
+        self._stop = threading.Event()
+        self._thread = None
+        self._project_root = self.url
+        self._signature: tuple[Any, ...] | None = None
+        self._project: Any = None
+        self._reload_project()
+        return self
+
+    def _reload_project(self) -> bool:
+        from .project import open_project
+
+        with self._lock:
+            root = self._project_root
+            assert root is not None
+            signature = _tree_signature(root)
+            if signature == self._signature and self._project is not None:
+                return False
+            project = open_project(root)
+            self._project = project
+            self._signature = signature
+            self._last_check = time.time()
+            self._snapshot = _ProjectSnapshot(project)  # type: ignore[assignment]
+            return True
+
+
+class _ProjectSnapshot:
+    """A working tree served like a bundle (version ``dev``)."""
+
+    def __init__(self, project: Any) -> None:
+        self.project = project
+        self.version = "dev"
+        self.digest = ""
+        self.source = "project"
+        self.loaded_at = time.time()
+        self.bundle = {"prompts": {n: {} for n in project.prompt_names()}}
+        self.models = {
+            name: {"model": a.model, "api_base": a.api_base, "api_key_env": a.api_key_env, "params": dict(a.params)}
+            for name, a in project.config.models.items()
+        }
+        self._prompts: dict[str, Prompt] = {}
+
+    def get(self, name: str) -> Prompt:
+        prompt = self._prompts.get(name)
+        if prompt is None:
+            prompt = Prompt(self.project.get_prompt(name), self.project.renderer, self.models, "dev")
+            self._prompts[name] = prompt
+        return prompt
+
+
+def _tree_signature(root: str) -> tuple[Any, ...]:
+    """(path, mtime, size) of every file under the project root but dot-folders: changes when a file does."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for f in sorted(filenames):
+            p = os.path.join(dirpath, f)
+            try:
+                st = os.stat(p)
+            except OSError:
+                continue
+            out.append((p, st.st_mtime_ns, st.st_size))
+    return tuple(out)
+
+
+class ChannelMissingError(NotFoundError):
+    """The registry answered, and the channel is not there."""
+
+
+def _version_number(version: str | int) -> int:
+    text = str(version)
+    number = text[1:] if text[:1] in ("v", "V") else text
+    if not number.isdigit() or int(number) < 1:
+        raise NotFoundError(f"{version!r} is not a version", hint="write v3 or 3")
+    return int(number)
