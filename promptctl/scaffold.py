@@ -11,7 +11,15 @@ from .schemas import NAMES, schema_dir
 EXAMPLE = Path(__file__).resolve().parent / "example"
 # Files stored under a plain name in the package (dot-files would be skipped or
 # read as ignore rules by packaging tools), renamed when scaffolded.
-RENAMES = {"gitignore": ".gitignore", "vscode/settings.json": ".vscode/settings.json"}
+# The recordings are the example's recorded model answers, so that
+# `promptctl test --mode replay` passes with no API key; after changing the example's
+# prompts or datasets, re-record them (`promptctl test --mode refresh`) and copy them here.
+RENAMES = {
+    "gitignore": ".gitignore",
+    "vscode/settings.json": ".vscode/settings.json",
+    "recordings/summarize.jsonl": ".promptctl/recordings/summarize.jsonl",
+    "recordings/support/reply.jsonl": ".promptctl/recordings/support/reply.jsonl",
+}
 
 
 def scaffold_files() -> dict[str, bytes]:

@@ -94,6 +94,22 @@ def test_scaffolded_files_equal_the_packaged_sources(demo):
         assert json.loads((demo / f".promptctl/schemas/{name}.schema.json").read_text("utf-8")) == load_schema(name)
 
 
+def test_the_example_ships_recordings_so_replay_passes_with_no_key(demo, cli, monkeypatch):
+    example = Path(promptctl.__file__).parent / "example"
+    shipped = sorted(p.relative_to(example / "recordings").as_posix() for p in (example / "recordings").rglob("*.jsonl"))
+    assert shipped == ["summarize.jsonl", "support/reply.jsonl"]
+    for rel in shipped:  # every recording lands under .promptctl/recordings, none at the top
+        assert (demo / ".promptctl/recordings" / rel).read_bytes() == (example / "recordings" / rel).read_bytes()
+    assert not (demo / "recordings").exists()
+    for key in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(key, raising=False)
+    r = cli(["test", "--mode", "replay", "--format", "json"], cwd=demo)
+    assert r.code == 0, r.err
+    report = json.loads(r.out)
+    assert report["ok"] and report["summary"]["cases"] == 5 and report["summary"]["live_calls"] == 0
+    assert all(d["pass_rate"] == 1.0 for d in report["datasets"])
+
+
 def test_the_next_step_that_init_suggests_works(tmp_path, cli):
     target = tmp_path / "demo"
     r = cli(["init", str(target)], cwd=tmp_path)

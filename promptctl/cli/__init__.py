@@ -7,7 +7,7 @@ import traceback
 from collections.abc import Sequence
 
 from ..errors import PromptctlError
-from . import diff, init, render, schema  # noqa: F401  (each registers its command on the app)
+from . import diff, init, lint, registry, render, schema, test  # noqa: F401  (each registers its command on the app)
 from .app import app, state
 
 

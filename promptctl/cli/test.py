@@ -1,0 +1,157 @@
+"""``promptctl test [NAMES...]``: run the golden datasets and gate on their thresholds."""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .app import app
+from .common import ProjectOption, RefOption, note, project_dir
+
+
+class TestFormat(str, Enum):
+    text = "text"
+    json = "json"
+    junit = "junit"
+    markdown = "markdown"
+
+
+class Mode(str, Enum):
+    auto = "auto"
+    replay = "replay"
+    refresh = "refresh"
+    off = "off"
+
+
+@app.command("test")
+def test_command(
+    targets: Annotated[
+        Optional[list[str]],
+        typer.Argument(
+            help="Datasets to run: a dataset file or folder, a dataset name (support-reply) or a prompt name "
+            "(support/reply). Default: every dataset.",
+            show_default=False,
+        ),
+    ] = None,
+    ref: RefOption = None,
+    mode: Annotated[
+        Mode,
+        typer.Option(
+            "--mode",
+            help="auto: use a recording, else call the model and record it; replay: never call a model (a missing "
+            "recording fails the case; needs no API key and no litellm); refresh: call and re-record everything; "
+            "off: call, record nothing.",
+        ),
+    ] = Mode.auto,
+    model: Annotated[
+        Optional[list[str]],
+        typer.Option("--model", "-m", help="Run on this model (a litellm model string or an alias) instead of each "
+                     "prompt's own. Repeat to compare models side by side."),
+    ] = None,
+    baseline: Annotated[
+        Optional[str],
+        typer.Option("--baseline", metavar="REV", help="Also run the same datasets on the prompts at this version "
+                     "(v3, production, main, HEAD~1, a sha) and fail on every case that passed there and fails now."),
+    ] = None,
+    concurrency: Annotated[
+        Optional[int], typer.Option("--concurrency", "-j", min=1, help="Model calls in flight at once (default: test.concurrency, 8).")
+    ] = None,
+    max_cost: Annotated[
+        Optional[float],
+        typer.Option("--max-cost", min=0.0, metavar="USD", help="Stop before the estimated spend of new calls would "
+                     "exceed this many US dollars (default: test.max_cost_usd)."),
+    ] = None,
+    update_golden: Annotated[
+        bool, typer.Option("--update-golden", help="Write each case's output into its `golden`, keeping the dataset "
+                           "file's comments and order, and print what changed.")
+    ] = False,
+    fmt: Annotated[
+        TestFormat, typer.Option("--format", "-f", help="The report on stdout (or in -o FILE): text, json, junit or markdown. "
+                                 "Progress and the summary table always go to stderr.")
+    ] = TestFormat.text,
+    output: Annotated[
+        Optional[Path], typer.Option("--output", "-o", metavar="FILE", help="Write the report to FILE instead of stdout.")
+    ] = None,
+    filter_: Annotated[
+        Optional[str], typer.Option("--filter", "-k", metavar="TEXT", help="Only cases whose id or description contains "
+                                    "TEXT (any case), or that have TEXT as a tag.")
+    ] = None,
+    timeout: Annotated[
+        Optional[float], typer.Option("--timeout", min=0.001, metavar="SECONDS", help="Timeout of one model call (default: test.timeout_s, 60).")
+    ] = None,
+    retries: Annotated[
+        Optional[int], typer.Option("--retries", min=0, help="Retries on 429/5xx/timeouts per model (default: test.retries, 3).")
+    ] = None,
+    project: ProjectOption = None,
+) -> None:
+    """Run regression evals: render every case of the golden datasets, get the model's answer
+    (recorded, or live through litellm), check its assertions, and compare each dataset's pass rate
+    with its threshold.
+
+    Exit codes: 0 every dataset meets its threshold; 1 one does not, a case regressed against
+    --baseline, or --max-cost stopped the run; 2 bad usage or input; 130 interrupted (what was
+    recorded is kept: run again to resume). With several --model flags: 0 when at least one model
+    meets every threshold. When $GITHUB_STEP_SUMMARY is set, the Markdown report is appended to it.
+
+    Examples: promptctl test --mode replay · promptctl test support-reply -k refund ·
+    promptctl test --baseline main --format junit -o evals.xml · promptctl test -m fast -m openai/gpt-4o
+    """
+    from ..evals import reports
+    from ..evals.provider import start_loading_litellm
+    from ..evals.runner import RunOptions, count_cases, run_tests, select_datasets
+    from ..errors import UsageError
+    from ..project import open_project
+
+    if update_golden and ref is not None:
+        raise UsageError("--update-golden writes to the working tree, so it cannot be combined with --ref")
+    if update_golden and model and len(model) > 1:
+        raise UsageError("--update-golden takes at most one --model")
+    proj = open_project(project_dir(project), ref=ref)
+    datasets = select_datasets(proj, targets or [])
+    if mode is not Mode.replay:
+        start_loading_litellm()  # seconds of import, overlapped with loading the baseline and rendering
+    base = open_project(proj.config.root, ref=baseline) if baseline is not None else None
+    options = RunOptions(
+        mode=mode.value,
+        models=tuple(model or ()),
+        concurrency=concurrency,
+        timeout_s=timeout,
+        retries=retries,
+        max_cost_usd=max_cost,
+        filter=filter_,
+    )
+    total = count_cases(datasets, options, baseline=base is not None)
+    progress = reports.Progress(total)
+    recordings = Path(proj.config.root) / proj.config.test.recordings
+    try:
+        with progress:
+            result = run_tests(proj, datasets, options, baseline=base, on_case=progress.case_done)
+    except KeyboardInterrupt:
+        note(f"interrupted: every response received so far is recorded in {recordings}; run again to resume")
+        raise
+    if progress.tty:
+        reports.print_rich(result, sys.stderr)
+    else:
+        sys.stderr.write(reports.format_text(result))
+    if fmt is not TestFormat.text or output is not None:
+        text = reports.render(fmt.value, result)
+        if output is not None:
+            reports.write_report(output, text)
+            note(f"wrote the {fmt.value} report to {output}")
+        else:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as fh:
+            fh.write(reports.format_markdown(result) + "\n")
+    if update_golden:
+        from ..evals.goldens import update_goldens
+
+        note(reports.format_golden_changes(update_goldens(result)).rstrip("\n"))
+    raise typer.Exit(result.exit_code)

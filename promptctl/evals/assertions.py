@@ -1,0 +1,648 @@
+"""Assertions on a model output, with promptfoo's names and meanings, and how they make a verdict.
+
+Every type has a ``not-`` form that inverts it. Where a type compares with something and the
+assertion has no ``value``, it compares with the case's ``golden``.
+
+================  ============================================================================
+type              passes when
+================  ============================================================================
+equals            the output is exactly ``value`` (JSON values compare as JSON)
+contains          the output contains ``value``; ``icontains`` ignores case
+contains-any      it contains at least one of ``value`` (a list, or a comma-separated string)
+contains-all      it contains every one of ``value``
+starts-with       it starts with ``value``
+regex             ``value`` (a Python regular expression) matches somewhere in it
+is-json           the whole output is JSON (and valid against ``value``, a JSON Schema, if given)
+contains-json     some JSON object or array appears in it (valid against ``value`` if given)
+json-schema       the output's JSON is valid against ``value`` (default: the prompt's output schema)
+levenshtein       the edit distance to ``value`` is at most ``threshold`` (default 5)
+similar           similarity to ``value`` is at least ``threshold`` (default 0.75): cosine of
+                  embeddings when ``test.embedding_model`` is set, else cosine of word counts
+latency           the call took at most ``threshold`` milliseconds (recorded latency on replay)
+cost              the call cost at most ``threshold`` US dollars
+python            ``value``, a Python expression or ``module:function``, returns true, a score
+                  (passing when ``>= threshold``, or ``> 0`` without one) or {pass, score, reason}
+llm-rubric        the grader model (``test.grader``) judges the output meets the rubric ``value``
+                  (and its score is ``>= threshold`` when one is given)
+factuality        the grader finds the output factually consistent with ``value`` (OpenAI evals'
+                  categories A-E: all but (D) "disagrees" pass)
+================  ============================================================================
+
+A case passes when every assertion with a weight above 0 passes; its score is the weighted mean
+of the assertion scores (``weight`` 0: reported, not counted), as in promptfoo.
+
+``python`` runs code from the repository under test, with the rights of the user running
+``promptctl test``, exactly like a unit test would: only run the evals of repositories you trust.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import math
+import re
+import sys
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import PromptctlError
+
+BASE_TYPES = (
+    "equals",
+    "contains",
+    "icontains",
+    "contains-any",
+    "contains-all",
+    "starts-with",
+    "regex",
+    "is-json",
+    "contains-json",
+    "json-schema",
+    "levenshtein",
+    "similar",
+    "latency",
+    "cost",
+    "python",
+    "llm-rubric",
+    "factuality",
+)
+TYPES = BASE_TYPES + tuple(f"not-{t}" for t in BASE_TYPES)
+GRADED = ("llm-rubric", "factuality")
+DEFAULT_SIMILAR = 0.75
+DEFAULT_LEVENSHTEIN = 5
+
+_MISSING: Any = object()
+
+
+@dataclass(slots=True)
+class AssertionResult:
+    """One assertion's outcome: pass, score (0-1) and why."""
+
+    type: str
+    passed: bool
+    score: float
+    reason: str
+    weight: float = 1.0
+    metric: str | None = None
+    description: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "type": self.type,
+            "pass": self.passed,
+            "score": round(self.score, 4),
+            "reason": self.reason,
+            "weight": self.weight,
+        }
+        if self.metric:
+            out["metric"] = self.metric
+        if self.description:
+            out["description"] = self.description
+        return out
+
+
+@dataclass(slots=True)
+class Subject:
+    """What the assertions look at: the output and the case around it."""
+
+    output: str
+    data: Any = _MISSING  # the parsed JSON output, for prompts with output.format json
+    golden: Any = None
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    question: str = ""  # the last user message: what the output answers (for factuality)
+    case_id: str = ""
+    prompt: str = ""
+    output_schema: Mapping[str, Any] | None = None
+    latency_ms: float | None = None
+    cost_usd: float | None = None
+    root: Path | None = None  # where `python` assertions import modules from
+
+    def context(self) -> dict[str, Any]:
+        """The ``context`` a ``python`` assertion gets (promptfoo's ``vars`` included); ``data`` is
+        the output's JSON value, or None when it is not JSON."""
+        data = self.data
+        if data is _MISSING:
+            try:
+                data = parse_json_output(self.output)
+            except ValueError:
+                data = None
+        return {
+            "vars": dict(self.inputs),
+            "inputs": dict(self.inputs),
+            "golden": self.golden,
+            "data": data,
+            "case": self.case_id,
+            "prompt": self.prompt,
+            "latency_ms": self.latency_ms,
+            "cost_usd": self.cost_usd,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Judge:
+    """The model-backed helpers of model-graded assertions (the runner supplies recorded ones).
+
+    ``grade`` asks the grader model and returns its answer text (None: no grader). ``embed`` returns
+    one vector per text (None: no embedding model, so ``similar`` compares word counts).
+    """
+
+    grade: Callable[[list[dict[str, str]]], Awaitable[str]] | None = None
+    embed: Callable[[list[str]], Awaitable[list[list[float]]]] | None = None
+
+
+class AssertionSetupError(Exception):
+    """An assertion that cannot be evaluated as written (missing value, bad regex, …): it fails."""
+
+
+async def evaluate(asserts: Sequence[Mapping[str, Any]], subject: Subject, judge: Judge | None = None) -> list[AssertionResult]:
+    """Evaluate every assertion on ``subject``; model-graded ones run concurrently."""
+    judge = judge or Judge()
+    remote = [a for a in asserts if _base(a) in GRADED or (_base(a) == "similar" and judge.embed is not None)]
+    if len(remote) < 2:  # nothing to overlap: skip the task machinery (cheap replays of many cases)
+        return [await evaluate_one(a, subject, judge) for a in asserts]
+    return list(await asyncio.gather(*(evaluate_one(a, subject, judge) for a in asserts)))
+
+
+def _base(spec: Mapping[str, Any]) -> str:
+    kind = str(spec.get("type", ""))
+    return kind[4:] if kind.startswith("not-") else kind
+
+
+async def evaluate_one(spec: Mapping[str, Any], subject: Subject, judge: Judge) -> AssertionResult:
+    """One assertion; a failure to evaluate it (a bad regex, a grader error) fails it with the reason."""
+    kind = str(spec.get("type", ""))
+    inverse = kind.startswith("not-")
+    base = kind[4:] if inverse else kind
+    weight = float(spec.get("weight", 1.0))
+    metric, description = spec.get("metric"), spec.get("description")
+
+    def result(passed: bool, score: float, reason: str) -> AssertionResult:
+        return AssertionResult(kind, passed, max(0.0, min(1.0, score)), reason, weight, metric, description)
+
+    check = _CHECKS.get(base)
+    if check is None:
+        return result(False, 0.0, f"unknown assertion type {kind!r}")
+    try:
+        outcome = check(spec, subject, judge, inverse)
+        if asyncio.iscoroutine(outcome):
+            outcome = await outcome
+    except AssertionSetupError as e:
+        return result(False, 0.0, str(e))
+    except PromptctlError as e:  # a grader or embedding call that failed (or was not recorded)
+        return result(False, 0.0, str(e))
+    except Exception as e:  # noqa: BLE001 - a python assertion raising fails the assertion
+        return result(False, 0.0, f"error: {type(e).__name__}: {e}")
+    passed, score, reason = outcome
+    if inverse and base not in ("similar", "levenshtein", "llm-rubric", "python"):
+        passed, score = not passed, 1.0 - score
+    return result(passed, score, reason)
+
+
+def verdict(results: Sequence[AssertionResult]) -> tuple[bool, float, str]:
+    """Pass, score and reason of a case from its assertion results (weight 0: not counted)."""
+    counted = [r for r in results if r.weight > 0]
+    passed = all(r.passed for r in counted)
+    total = sum(r.weight for r in counted)
+    score = sum(r.weight * r.score for r in counted) / total if total else (1.0 if passed else 0.0)
+    failing = [r for r in counted if not r.passed]
+    reason = "; ".join(f"{r.type}: {r.reason}" for r in failing) if failing else ""
+    return passed, score, reason
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def _expected(spec: Mapping[str, Any], subject: Subject, what: str) -> Any:
+    if "value" in spec:
+        return spec["value"]
+    if subject.golden is not None:
+        return subject.golden
+    raise AssertionSetupError(f"{what} needs a `value`, or a `golden` on the case to compare with")
+
+
+def _required(spec: Mapping[str, Any], what: str) -> Any:
+    if "value" not in spec or spec["value"] is None:
+        raise AssertionSetupError(f"{what} needs a `value`")
+    return spec["value"]
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _show(value: Any, width: int = 60) -> str:
+    text = _text(value)
+    text = text if len(text) <= width else text[: width - 1] + "…"
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _list(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    if isinstance(value, (list, tuple)):
+        return [_text(v) for v in value]
+    return [_text(value)]
+
+
+def parse_json_output(text: str) -> Any:
+    """The JSON value of a model output, allowing a surrounding Markdown code fence."""
+    stripped = text.strip()
+    fence = re.fullmatch(r"```[A-Za-z0-9_-]*\s*\n(.*?)\n?```", stripped, flags=re.S)
+    if fence:
+        stripped = fence.group(1).strip()
+    return json.loads(stripped)
+
+
+def find_json(text: str) -> list[Any]:
+    """Every JSON object or array embedded in ``text``, in order (the largest at each position)."""
+    decoder = json.JSONDecoder()
+    found = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch in "{[":
+            try:
+                value, end = decoder.raw_decode(text, i)
+            except ValueError:
+                i += 1
+                continue
+            found.append(value)
+            i = end
+            continue
+        i += 1
+    return found
+
+
+def _json_of(subject: Subject) -> Any:
+    if subject.data is not _MISSING:
+        return subject.data
+    try:
+        return parse_json_output(subject.output)
+    except ValueError as e:
+        raise AssertionSetupError(f"output is not JSON ({e})") from None
+
+
+def schema_problem(value: Any, schema: Mapping[str, Any]) -> str | None:
+    """The first JSON Schema violation of ``value`` as ``path: message``, or None when valid."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError as BadSchema
+
+    try:
+        validator = Draft202012Validator(dict(schema))
+        validator.check_schema(dict(schema))
+    except BadSchema as e:
+        raise AssertionSetupError(f"invalid JSON Schema: {e.message}") from None
+    errors = sorted(validator.iter_errors(value), key=lambda err: list(err.absolute_path))
+    if not errors:
+        return None
+    first = errors[0]
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first.absolute_path).lstrip(".") or "$"
+    return f"{where}: {first.message}"
+
+
+def levenshtein(a: str, b: str) -> int:
+    """The edit distance between two strings (insertions, deletions, substitutions)."""
+    if len(a) < len(b):
+        a, b = b, a
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def text_similarity(a: str, b: str) -> float:
+    """promptctl's string similarity (no embedding model): the cosine of the two texts' word-count
+    vectors, words being lower-cased runs of letters and digits. 1.0 = the same words as often."""
+    ca, cb = Counter(_WORD.findall(a.lower())), Counter(_WORD.findall(b.lower()))
+    if not ca or not cb:
+        return 1.0 if not ca and not cb else 0.0
+    dot = sum(n * cb[w] for w, n in ca.items())
+    return dot / (math.sqrt(sum(n * n for n in ca.values())) * math.sqrt(sum(n * n for n in cb.values())))
+
+
+def cosine(u: Sequence[float], v: Sequence[float]) -> float:
+    dot = sum(x * y for x, y in zip(u, v))
+    nu, nv = math.sqrt(sum(x * x for x in u)), math.sqrt(sum(y * y for y in v))
+    return dot / (nu * nv) if nu and nv else 0.0
+
+
+def _threshold(spec: Mapping[str, Any], default: float | None, what: str) -> float:
+    value = spec.get("threshold", default)
+    if value is None:
+        raise AssertionSetupError(f"{what} needs a `threshold`")
+    return float(value)
+
+
+# -- the checks: each returns (passed, score, reason) before a `not-` inverts it -------------------
+
+Outcome = tuple[bool, float, str]
+
+
+def _equals(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool) -> Outcome:
+    expected = _expected(spec, s, "equals")
+    if isinstance(expected, (dict, list)):
+        try:
+            actual = _json_of(s)
+        except AssertionSetupError as e:
+            return False, 0.0, str(e)
+        same = actual == expected
+    else:
+        same = s.output == _text(expected)
+        if not same:
+            try:
+                same = parse_json_output(s.output) == json.loads(_text(expected))
+            except ValueError:
+                pass
+    if same:
+        return True, 1.0, f"output equals {_show(expected)}"
+    return False, 0.0, f"output {_show(s.output)} does not equal {_show(expected)}"
+
+
+def _contains(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool, *, fold: bool = False) -> Outcome:
+    needle = _text(_required(spec, "contains"))
+    hay = s.output
+    found = needle.lower() in hay.lower() if fold else needle in hay
+    word = "contains" if found else "does not contain"
+    return found, float(found), f"output {word} {_show(needle)}" + (" (ignoring case)" if fold else "")
+
+
+def _icontains(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool) -> Outcome:
+    return _contains(spec, s, judge, inverse, fold=True)
+
+
+def _contains_any(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool) -> Outcome:
+    options = _list(_required(spec, "contains-any"))
+    hits = [o for o in options if o in s.output]
+    if hits:
+        return True, 1.0, f"output contains {_show(hits[0])}"
+    return False, 0.0, "output contains none of " + ", ".join(_show(o, 30) for o in options)
+
+
+def _contains_all(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool) -> Outcome:
+    options = _list(_required(spec, "contains-all"))
+    missing = [o for o in options if o not in s.output]
+    if not missing:
+        return True, 1.0, "output contains all of " + ", ".join(_show(o, 30) for o in options)
+    return False, 0.0, "output lacks " + ", ".join(_show(o, 30) for o in missing)
+
+
+def _starts_with(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool) -> Outcome:
+    prefix = _text(_required(spec, "starts-with"))
+    ok = s.output.startswith(prefix)
+    return ok, float(ok), f"output {'starts' if ok else 'does not start'} with {_show(prefix)}"
+
+
+def _regex(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool) -> Outcome:
+    pattern = _text(_required(spec, "regex"))
+    try:
+        match = re.search(pattern, s.output)
+    except re.error as e:
+        raise AssertionSetupError(f"invalid regular expression {pattern!r}: {e}") from None
+    if match:
+        return True, 1.0, f"/{pattern}/ matches {_show(match.group(0))}"
+    return False, 0.0, f"/{pattern}/ does not match the output"
+
+
+def _is_json(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool) -> Outcome:
+    try:
+        value = json.loads(s.output)
+    except ValueError as e:
+        return False, 0.0, f"output is not JSON ({e})"
+    schema = spec.get("value")
+    if isinstance(schema, Mapping):
+        problem = schema_problem(value, schema)
+        if problem:
+            return False, 0.0, f"output is JSON but not valid against the schema: {problem}"
+        return True, 1.0, "output is JSON valid against the schema"
+    return True, 1.0, "output is JSON"
+
+
+def _contains_json(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool) -> Outcome:
+    found = find_json(s.output)
+    if not found:
+        return False, 0.0, "output contains no JSON object or array"
+    schema = spec.get("value")
+    if isinstance(schema, Mapping):
+        problems = [schema_problem(v, schema) for v in found]
+        if all(problems):
+            return False, 0.0, f"output contains JSON, none valid against the schema: {problems[0]}"
+        return True, 1.0, "output contains JSON valid against the schema"
+    return True, 1.0, "output contains JSON"
+
+
+def _json_schema(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool) -> Outcome:
+    schema = spec.get("value") or s.output_schema
+    if not isinstance(schema, Mapping):
+        raise AssertionSetupError("json-schema needs a `value` (a JSON Schema) or a prompt with output.schema")
+    try:
+        value = _json_of(s)
+    except AssertionSetupError as e:
+        return False, 0.0, str(e)
+    problem = schema_problem(value, schema)
+    if problem:
+        return False, 0.0, f"output is not valid against the schema: {problem}"
+    return True, 1.0, "output is valid against the schema"
+
+
+def _levenshtein(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool) -> Outcome:
+    expected = _text(_expected(spec, s, "levenshtein"))
+    limit = _threshold(spec, DEFAULT_LEVENSHTEIN, "levenshtein")
+    distance = levenshtein(s.output, expected)
+    ok = distance <= limit
+    if inverse:
+        return not ok, float(not ok), f"edit distance {distance} {'>' if not ok else '<='} {limit:g}"
+    return ok, float(ok), f"edit distance {distance} {'<=' if ok else '>'} {limit:g}"
+
+
+async def _similar(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool) -> Outcome:
+    expected = _expected(spec, s, "similar")
+    references = [_text(v) for v in expected] if isinstance(expected, list) else [_text(expected)]
+    limit = _threshold(spec, DEFAULT_SIMILAR, "similar")
+    if judge.embed is not None:
+        vectors = await judge.embed([s.output, *references])
+        best = max(cosine(vectors[0], v) for v in vectors[1:])
+        how = "embedding similarity"
+    else:
+        best = max(text_similarity(s.output, r) for r in references)
+        how = "similarity (word counts)"
+    if inverse:
+        ok = best < limit
+        return ok, 1.0 - best, f"{how} {best:.2f} {'<' if ok else '>='} {limit:g}"
+    ok = best >= limit
+    return ok, best, f"{how} {best:.2f} {'>=' if ok else '<'} {limit:g}"
+
+
+def _latency(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool) -> Outcome:
+    limit = _threshold(spec, None, "latency (milliseconds)")
+    if s.latency_ms is None:
+        raise AssertionSetupError("latency unknown")
+    ok = s.latency_ms <= limit
+    return ok, float(ok), f"latency {s.latency_ms:.0f} ms {'<=' if ok else '>'} {limit:g} ms"
+
+
+def _cost(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool) -> Outcome:
+    limit = _threshold(spec, None, "cost (US dollars)")
+    if s.cost_usd is None:
+        raise AssertionSetupError("cost unknown (the model has no price in litellm's list)")
+    ok = s.cost_usd <= limit
+    return ok, float(ok), f"cost ${s.cost_usd:.6f} {'<=' if ok else '>'} ${limit:g}"
+
+
+_FUNCTION_REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+
+def _python(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool) -> Outcome:
+    code = _text(_required(spec, "python")).strip()
+    context = s.context()
+    if _FUNCTION_REF.match(code):
+        module_name, func_name = code.split(":")
+        added = False
+        if s.root is not None and str(s.root) not in sys.path:
+            sys.path.insert(0, str(s.root))
+            added = True
+        try:
+            module = importlib.import_module(module_name)
+        finally:
+            if added:
+                sys.path.remove(str(s.root))
+        func = getattr(module, func_name, None)
+        if not callable(func):
+            raise AssertionSetupError(f"{module_name} has no function {func_name!r}")
+        result = func(s.output, context)
+    else:
+        names = {"output": s.output, "data": context["data"], "context": context, "golden": s.golden,
+                 "inputs": context["inputs"]}
+        try:
+            compiled = compile(code, "<python assertion>", "eval")
+        except SyntaxError as e:
+            raise AssertionSetupError(f"invalid Python expression: {e.msg}") from None
+        result = eval(compiled, {"json": json, "re": re, "math": math}, names)  # noqa: S307 - repository code, documented
+    threshold = spec.get("threshold")
+    if isinstance(result, Mapping):
+        passed = bool(result.get("pass", result.get("passed", True)))
+        score = float(result.get("score", 1.0 if passed else 0.0))
+        reason = str(result.get("reason") or f"returned {result!r}")
+        if threshold is not None:
+            passed = passed and score >= float(threshold)
+    elif isinstance(result, bool) or result is None:
+        passed, score, reason = bool(result), float(bool(result)), f"returned {result!r}"
+    elif isinstance(result, (int, float)):
+        score = float(result)
+        passed = score >= float(threshold) if threshold is not None else score > 0
+        reason = f"returned score {score:g}" + (f" (threshold {float(threshold):g})" if threshold is not None else "")
+    else:
+        raise AssertionSetupError(f"returned {type(result).__name__}; return a bool, a number or {{pass, score, reason}}")
+    if inverse:
+        return not passed, 1.0 - score, reason
+    return passed, score, reason
+
+
+RUBRIC_SYSTEM = (
+    "You are grading an output against a rubric. Decide whether the output satisfies the rubric.\n"
+    'Answer with only a JSON object: {"reason": "<one sentence>", "pass": true or false, '
+    '"score": <a number from 0.0 to 1.0>}.'
+)
+
+
+def rubric_messages(output: str, rubric: str) -> list[dict[str, str]]:
+    """The grader request of an llm-rubric assertion."""
+    return [
+        {"role": "system", "content": RUBRIC_SYSTEM},
+        {"role": "user", "content": f"<Output>\n{output}\n</Output>\n<Rubric>\n{rubric}\n</Rubric>"},
+    ]
+
+
+async def _llm_rubric(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool) -> Outcome:
+    rubric = _text(_required(spec, "llm-rubric"))
+    if judge.grade is None:
+        raise AssertionSetupError("no grader model available")
+    answer = await judge.grade(rubric_messages(s.output, rubric))
+    found = [v for v in find_json(answer) if isinstance(v, dict)]
+    if not found:
+        raise AssertionSetupError(f"the grader's answer is not a JSON object: {_show(answer)}")
+    graded = found[0]
+    passed = bool(graded.get("pass", False))
+    try:
+        score = float(graded.get("score", 1.0 if passed else 0.0))
+    except (TypeError, ValueError):
+        score = 1.0 if passed else 0.0
+    reason = str(graded.get("reason") or "")
+    threshold = spec.get("threshold")
+    if threshold is not None:
+        passed = passed and score >= float(threshold)
+        reason += f" (score {score:.2f}, threshold {float(threshold):g})"
+    if inverse:
+        return not passed, 1.0 - score, f"grader: {reason}"
+    return passed, score, f"grader: {reason}"
+
+
+FACTUALITY_SYSTEM = (
+    "You are comparing a submitted answer to an expert answer on a given question.\n"
+    "Ignore differences in style, grammar or punctuation. Determine which case applies:\n"
+    "(A) The submitted answer is a subset of the expert answer and is fully consistent with it.\n"
+    "(B) The submitted answer is a superset of the expert answer and is fully consistent with it.\n"
+    "(C) The submitted answer contains all the same details as the expert answer.\n"
+    "(D) There is a disagreement between the submitted answer and the expert answer.\n"
+    "(E) The answers differ, but these differences don't matter from the perspective of factuality.\n"
+    "Answer with the letter of the case in parentheses, e.g. (A), then one sentence of reasoning."
+)
+FACTUALITY_PASS = {"A", "B", "C", "E"}
+
+
+def factuality_messages(question: str, reference: str, output: str) -> list[dict[str, str]]:
+    """The grader request of a factuality assertion."""
+    return [
+        {"role": "system", "content": FACTUALITY_SYSTEM},
+        {
+            "role": "user",
+            "content": f"[Question]: {question}\n[Expert]: {reference}\n[Submission]: {output}",
+        },
+    ]
+
+
+async def _factuality(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool) -> Outcome:
+    reference = _text(_expected(spec, s, "factuality"))
+    if judge.grade is None:
+        raise AssertionSetupError("no grader model available")
+    answer = await judge.grade(factuality_messages(s.question, reference, s.output))
+    match = re.search(r"\(([A-E])\)", answer) or re.match(r"\s*([A-E])\b", answer)
+    if not match:
+        raise AssertionSetupError(f"the grader's answer names no category (A-E): {_show(answer)}")
+    letter = match.group(1)
+    rest = answer[match.end():].strip(" .:-\n") or answer.strip()
+    ok = letter in FACTUALITY_PASS
+    return ok, float(ok), f"grader: ({letter}) {rest[:200]}"
+
+
+_CHECKS: dict[str, Callable[..., Any]] = {
+    "equals": _equals,
+    "contains": _contains,
+    "icontains": _icontains,
+    "contains-any": _contains_any,
+    "contains-all": _contains_all,
+    "starts-with": _starts_with,
+    "regex": _regex,
+    "is-json": _is_json,
+    "contains-json": _contains_json,
+    "json-schema": _json_schema,
+    "levenshtein": _levenshtein,
+    "similar": _similar,
+    "latency": _latency,
+    "cost": _cost,
+    "python": _python,
+    "llm-rubric": _llm_rubric,
+    "factuality": _factuality,
+}
+assert set(_CHECKS) == set(BASE_TYPES)

@@ -1,0 +1,177 @@
+"""``--update-golden``: write the outputs of a run into the cases' ``golden`` fields.
+
+Dataset YAML files are edited with ruamel.yaml's round-trip mode (imported here only), so comments,
+key order, quoting and indentation stay as they were; only the changed ``golden`` values move.
+Cases from JSONL files get their line rewritten (key order kept); CSV files get a ``golden`` column.
+Every file is replaced atomically (a temporary file, then a rename).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import DependencyError, FileFormatError, UsageError
+
+if TYPE_CHECKING:
+    from ..model import Case
+    from .runner import RunResult
+
+
+@dataclass(frozen=True, slots=True)
+class GoldenChange:
+    """One case whose golden was rewritten."""
+
+    path: str
+    line: int
+    case: str
+    old: Any
+    new: Any
+
+
+def new_golden(old: Any, output: str, data: Any) -> Any:
+    """The golden for an output: JSON data when the old golden was JSON data, else the text."""
+    if isinstance(old, (dict, list)) and data is not None:
+        return data
+    return output
+
+
+def update_goldens(result: RunResult) -> list[GoldenChange]:
+    """Write each case's output into its golden; return what changed (unchanged goldens are left)."""
+    if len(result.models) > 1:
+        raise UsageError("--update-golden takes one model", hint="drop the extra --model flags")
+    if result.version != "working tree":
+        raise UsageError("--update-golden writes to the working tree", hint="drop --ref")
+    by_file: dict[str, list[tuple[Case, Any]]] = defaultdict(list)
+    changes: list[GoldenChange] = []
+    for d in result.datasets:
+        cases = {c.id: c for c in d.dataset.cases}
+        for r in d.cases:
+            if r.output is None or r.status not in ("passed", "failed"):
+                continue
+            case = cases[r.id]
+            value = new_golden(case.golden, r.output, r.data)
+            if value == case.golden:
+                continue
+            by_file[case.source].append((case, value))
+            changes.append(GoldenChange(case.source, case.line, case.id, case.golden, value))
+    for path, updates in by_file.items():
+        if path.endswith(".jsonl"):
+            _update_jsonl(Path(path), updates)
+        elif path.endswith(".csv"):
+            _update_csv(Path(path), updates)
+        else:
+            _update_yaml(Path(path), updates)
+    return changes
+
+
+def _write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.chmod(tmp, os.stat(path).st_mode & 0o777)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _update_yaml(path: Path, updates: Sequence[tuple[Case, Any]]) -> None:
+    try:
+        from ruamel.yaml import YAML
+        from ruamel.yaml.scalarstring import (
+            DoubleQuotedScalarString,
+            LiteralScalarString,
+            SingleQuotedScalarString,
+        )
+        from ruamel.yaml.util import load_yaml_guess_indent
+    except ImportError:
+        raise DependencyError(
+            "--update-golden needs ruamel.yaml to edit datasets without losing comments",
+            hint="pip install 'ruamel.yaml>=0.18'",
+        ) from None
+    text = path.read_text(encoding="utf-8")
+    _, indent, offset = load_yaml_guess_indent(text)
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    yaml.width = 1 << 16
+    yaml.indent(mapping=max(2, (indent or 2) - (offset or 0)), sequence=indent or 2, offset=offset or 0)
+    data = yaml.load(text)
+    wanted = {case.id: value for case, value in updates}
+    for item in data.get("cases") or []:
+        if not hasattr(item, "get") or "id" not in item or str(item["id"]) not in wanted:
+            continue
+        value = wanted[str(item["id"])]
+        old = item.get("golden")
+        if isinstance(value, str):
+            if "\n" in value:
+                value = LiteralScalarString(value)
+            elif isinstance(old, DoubleQuotedScalarString):
+                value = DoubleQuotedScalarString(value)
+            elif isinstance(old, SingleQuotedScalarString):
+                value = SingleQuotedScalarString(value)
+        if "golden" in item:
+            item["golden"] = value
+        else:
+            keys = list(item)
+            at = keys.index("inputs") + 1 if "inputs" in keys else len(keys)
+            item.insert(at, "golden", value)
+    out = io.StringIO()
+    yaml.dump(data, out)
+    new_text = out.getvalue()
+    from ..yamlio import loads
+
+    loads(new_text, path=str(path))  # what we write must still pass the safe loader
+    _write(path, new_text)
+
+
+def _update_jsonl(path: Path, updates: Sequence[tuple[Case, Any]]) -> None:
+    lines = path.read_text(encoding="utf-8").split("\n")
+    for case, value in updates:
+        index = case.line - 1
+        try:
+            row = json.loads(lines[index])
+        except (IndexError, ValueError):
+            raise FileFormatError("the case moved while the run was going on", path=str(path), line=case.line) from None
+        row["golden"] = value
+        lines[index] = json.dumps(row, ensure_ascii=False)
+    _write(path, "\n".join(lines))
+
+
+def _update_csv(path: Path, updates: Sequence[tuple[Case, Any]]) -> None:
+    reader = csv.reader(io.StringIO(path.read_text(encoding="utf-8")))
+    rows: list[list[str]] = []
+    starts: list[int] = []  # the file line each row starts on, as the dataset loader counts them
+    while True:
+        n = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        rows.append(row)
+        starts.append(n)
+    if not rows:
+        return
+    header = rows[0]
+    if "golden" not in header:
+        header.append("golden")
+    col = header.index("golden")
+    wanted = {case.line: value for case, value in updates}
+    for row, line in zip(rows[1:], starts[1:]):
+        if line in wanted:
+            value = wanted[line]
+            while len(row) <= col:
+                row.append("")
+            row[col] = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    _write(path, out.getvalue())

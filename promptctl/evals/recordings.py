@@ -1,0 +1,148 @@
+"""Recorded model responses: plain JSONL files under ``test.recordings``, meant to be committed.
+
+One file per prompt (``support/reply.jsonl``), plus ``_graders.jsonl`` (llm-rubric and factuality
+calls) and ``_embeddings.jsonl`` (``similar`` by embeddings). Each line is one record::
+
+    {"key": "sha256:…", "kind": "chat", "prompt": "support/reply", "case": "refund",
+     "request": {"model": …, "messages": […], "params": {…}, "response_format": …},
+     "response": {"text": …, "model": …, "usage": {…}, "cost_usd": …, "latency_ms": …}}
+
+The key is the SHA-256 of the canonical request: model, rendered messages, params and output schema
+(for graders, their own request; for embeddings, model and text). API keys, headers and base URLs are
+never part of a record. A record is appended (one ``write`` of one line) as soon as its response
+arrives, so an interrupted run keeps everything it paid for; the last record of a key wins, and
+:meth:`RecordingStore.compact` drops the superseded ones after a complete run.
+
+Modes: ``auto`` (use a recording, else call and record), ``replay`` (never call; a miss fails the
+case), ``refresh`` (always call, re-record), ``off`` (always call, record nothing).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..model import content_hash
+
+MODES = ("auto", "replay", "refresh", "off")
+GRADERS_FILE = "_graders.jsonl"
+EMBEDDINGS_FILE = "_embeddings.jsonl"
+
+
+def request_key(kind: str, payload: Mapping[str, Any]) -> str:
+    """The recording key of a request: ``sha256:`` over its canonical JSON and its kind."""
+    return content_hash({"kind": kind, **payload})
+
+
+def prompt_file(prompt: str) -> str:
+    """The recordings file of prompt ``prompt``: its name, as a path, with ``.jsonl``."""
+    return f"{prompt}.jsonl"
+
+
+class RecordingStore:
+    """The records of one recordings folder, loaded once; new records are appended as they come."""
+
+    def __init__(self, folder: str | os.PathLike[str]) -> None:
+        self.folder = Path(folder)
+        self._records: dict[str, dict[str, Any]] = {}
+        self._files: dict[str, str] = {}  # key -> file (relative to folder) holding its newest record
+        self._superseded: set[str] = set()  # files holding an older record of some key
+        self._fds: dict[str, int] = {}
+        self._needs_newline: set[str] = set()
+        self.bad_lines: list[str] = []  # "path:line" of lines that are not records (e.g. a cut-off write)
+        self.written = 0
+        self._load()
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def _load(self) -> None:
+        if not self.folder.is_dir():
+            return
+        for path in sorted(self.folder.rglob("*.jsonl")):
+            rel = path.relative_to(self.folder).as_posix()
+            with open(path, "rb") as fh:
+                data = fh.read()
+            if data and not data.endswith(b"\n"):
+                self._needs_newline.add(rel)
+            for n, line in enumerate(data.split(b"\n"), 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    self.bad_lines.append(f"{path}:{n}")
+                    continue
+                key = record.get("key") if isinstance(record, dict) else None
+                if not isinstance(key, str) or not isinstance(record.get("response"), dict):
+                    self.bad_lines.append(f"{path}:{n}")
+                    continue
+                if key in self._records:
+                    self._superseded.add(self._files[key])
+                    self._superseded.add(rel)
+                self._records[key] = record
+                self._files[key] = rel
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The newest record of ``key``, or None."""
+        return self._records.get(key)
+
+    def put(self, key: str, record: Mapping[str, Any], *, file: str) -> None:
+        """Store ``record`` under ``key`` in ``file`` (relative to the folder): appended at once."""
+        full = {"key": key, **record}
+        line = json.dumps(full, ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n"
+        fd = self._fds.get(file)
+        if fd is None:
+            path = self.folder / file
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            self._fds[file] = fd
+            if file in self._needs_newline:
+                line = "\n" + line
+                self._needs_newline.discard(file)
+        os.write(fd, line.encode("utf-8"))
+        if key in self._records:
+            self._superseded.add(self._files[key])
+            self._superseded.add(file)
+        self._records[key] = full
+        self._files[key] = file
+        self.written += 1
+
+    def close(self) -> None:
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
+
+    def compact(self) -> list[str]:
+        """Rewrite (atomically) each file holding superseded records, keeping the newest of each key
+        in the place its key first appeared. Returns the files rewritten."""
+        self.close()
+        rewritten = []
+        for rel in sorted(self._superseded):
+            path = self.folder / rel
+            if not path.is_file():
+                continue
+            keep: dict[str, str] = {}
+            with open(path, encoding="utf-8") as fh:
+                for line in fh:
+                    try:
+                        key = json.loads(line).get("key")
+                    except (ValueError, AttributeError):
+                        continue
+                    if isinstance(key, str) and self._files.get(key) == rel and key not in keep:
+                        keep[key] = json.dumps(self._records[key], ensure_ascii=False, separators=(",", ":")) + "\n"
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".jsonl")
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as out:
+                    out.writelines(keep.values())
+                os.replace(tmp, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+            rewritten.append(rel)
+        self._superseded.clear()
+        return rewritten

@@ -1,0 +1,451 @@
+"""Reports of a test run: plain text, a rich table, JSON, JUnit XML and Markdown; and progress.
+
+Every function returns text (or writes to the stream it is given); the CLI decides where it goes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .goldens import GoldenChange
+    from .runner import CaseResult, DatasetResult, RunResult
+
+FORMATS = ("text", "json", "junit", "markdown")
+
+
+# -- small formatting helpers ------------------------------------------------------------------
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:.1f}%"
+
+
+def _threshold(x: float) -> str:
+    return f"{x * 100:g}%"
+
+
+def _cost(x: float | None, priced: bool = True) -> str:
+    if x is None or not priced:
+        return "-"
+    return f"${x:.4f}" if x >= 0.01 else f"${x:.6f}"
+
+
+def _ms(x: float | None) -> str:
+    return "-" if x is None else f"{x:.0f}ms"
+
+
+def _model(m: str | None) -> str:
+    return m or "-"
+
+
+def _one_line(text: str | None, width: int = 120) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _priced(d: DatasetResult) -> bool:
+    return any(c.cost_usd is not None for c in d.cases)
+
+
+def dataset_row(d: DatasetResult) -> dict[str, str]:
+    from .runner import percentile
+
+    lat = d.latencies
+    return {
+        "dataset": d.name,
+        "prompt": d.dataset.prompt,
+        "model": _model(d.model),
+        "pass rate": _pct(d.pass_rate),
+        "threshold": _threshold(d.dataset.threshold),
+        "passed": f"{d.count('passed')}/{d.ran}" + (f" (+{d.count('skipped')} skipped)" if d.count("skipped") else ""),
+        "tokens": f"{d.tokens:,}",
+        "cost": _cost(d.cost_usd, _priced(d)),
+        "p50": _ms(percentile(lat, 0.5)),
+        "p95": _ms(percentile(lat, 0.95)),
+        "status": "ok" if d.ok else "FAIL",
+    }
+
+
+def summary_line(r: RunResult) -> str:
+    cases = r.cases
+    counts = {s: sum(c.status == s for c in cases) for s in ("passed", "failed", "error", "skipped")}
+    head = "ok" if r.ok else "FAIL"
+    why = []
+    under = [d for d in r.datasets if not d.ok]
+    if len(r.models) > 1:
+        if r.cheapest() is None:
+            why.append("no model meets every threshold")
+    elif under:
+        why.append(f"{len(under)} dataset{'s' if len(under) != 1 else ''} under threshold")
+    if r.regressions:
+        why.append(f"{len(r.regressions)} regression{'s' if len(r.regressions) != 1 else ''}")
+    if r.budget_stopped:
+        why.append("budget reached")
+    text = f"{head}{' (' + ', '.join(why) + ')' if why else ''}: {counts['passed']} passed, {counts['failed']} failed"
+    text += f", {counts['error']} errors"
+    if counts["skipped"]:
+        text += f", {counts['skipped']} skipped"
+    text += f"; {r.live_calls} live calls, {r.replayed} replayed, {r.recorded} recorded"
+    if r.spent_usd:
+        text += f", ${r.spent_usd:.4f} spent"
+    text += f" in {r.duration_s:.1f}s"
+    return text
+
+
+def budget_line(r: RunResult) -> str | None:
+    if not r.budget_stopped or r.budget_limit is None:
+        return None
+    ran = sum(1 for c in r.cases if c.status != "skipped")
+    return (
+        f"budget reached: stopped before spending more than ${r.budget_limit:g} "
+        f"(spent ${r.spent_usd:.4f}); {ran} of {len(r.cases)} cases ran, the rest were skipped"
+    )
+
+
+def _problem_cases(r: RunResult) -> list[tuple[DatasetResult, CaseResult]]:
+    return [(d, c) for d in r.datasets for c in d.cases if c.status in ("failed", "error")]
+
+
+# -- text --------------------------------------------------------------------------------------
+
+
+def _table(rows: Sequence[dict[str, str]]) -> list[str]:
+    if not rows:
+        return []
+    cols = list(rows[0])
+    widths = {c: max(len(c), *(len(r[c]) for r in rows)) for c in cols}
+    lines = ["  ".join(c.ljust(widths[c]) for c in cols).rstrip()]
+    for row in rows:
+        lines.append("  ".join(row[c].ljust(widths[c]) for c in cols).rstrip())
+    return lines
+
+
+def format_text(r: RunResult, *, max_failures: int = 50) -> str:
+    """The plain-text report (what a non-TTY stderr and ``-o FILE`` with ``--format text`` get)."""
+    lines = [f"promptctl test: {r.version}, mode {r.mode}" + (f", baseline {r.baseline_version}" if r.baseline_version else "")]
+    lines += _table([dataset_row(d) for d in r.datasets])
+    problems = _problem_cases(r)
+    if problems:
+        lines.append("")
+        lines.append(f"failed cases ({len(problems)}):")
+        for d, c in problems[:max_failures]:
+            model = f" [{d.model}]" if len(r.models) > 1 else ""
+            lines.append(f"  {d.name}/{c.id}{model} {c.status}: {_one_line(c.reason, 300)} ({c.source})")
+        if len(problems) > max_failures:
+            lines.append(f"  … and {len(problems) - max_failures} more (see --format json)")
+    lines += _regression_lines(r)
+    lines += _comparison_lines(r)
+    extra = budget_line(r)
+    if extra:
+        lines += ["", extra]
+    lines += ["", summary_line(r)]
+    return "\n".join(lines) + "\n"
+
+
+def _regression_lines(r: RunResult) -> list[str]:
+    if r.baseline_version is None:
+        return []
+    regs = r.regressions
+    lines = ["", f"regressions against {r.baseline_version}: {len(regs) or 'none'}"]
+    for g in regs:
+        model = f" [{g.model}]" if len(r.models) > 1 else ""
+        lines.append(f"  {g.dataset}/{g.case}{model}: passed there, fails now: {_one_line(g.reason, 300)}")
+    return lines
+
+
+def _comparison_lines(r: RunResult) -> list[str]:
+    if len(r.models) < 2:
+        return []
+    rows = [
+        {
+            "model": _model(m.model),
+            "pass rate": _pct(m.pass_rate),
+            "thresholds": "met" if m.meets_thresholds else "missed",
+            "tokens": f"{m.tokens:,}",
+            "cost": _cost(m.cost_usd, m.priced),
+            "p50": _ms(m.p50),
+            "p95": _ms(m.p95),
+        }
+        for m in r.comparison()
+    ]
+    cheapest = r.cheapest()
+    last = (
+        f"cheapest model meeting every threshold: {cheapest}"
+        if cheapest
+        else "no model meets every threshold"
+    )
+    return ["", "model comparison:", *("  " + line for line in _table(rows)), last]
+
+
+# -- a rich table (TTY) ------------------------------------------------------------------------
+
+
+def print_rich(r: RunResult, stream: IO[str]) -> None:
+    """The report as rich tables, for a terminal."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=stream, highlight=False, soft_wrap=False)
+    table = Table(title=f"promptctl test · {r.version} · mode {r.mode}", title_justify="left")
+    rows = [dataset_row(d) for d in r.datasets]
+    for col in rows[0] if rows else []:
+        table.add_column(col, justify="right" if col in ("pass rate", "threshold", "tokens", "cost", "p50", "p95") else "left")
+    for row in rows:
+        style = "green" if row["status"] == "ok" else "red"
+        table.add_row(*[f"[{style}]{v}[/]" if k == "status" else _escape(v) for k, v in row.items()])
+    console.print(table)
+    problems = _problem_cases(r)
+    if problems:
+        console.print(f"[bold red]failed cases ({len(problems)}):[/]")
+        for d, c in problems[:50]:
+            model = f" [{d.model}]" if len(r.models) > 1 else ""
+            console.print(f"  [bold]{_escape(d.name)}/{_escape(c.id)}{_escape(model)}[/] {c.status}: "
+                          f"{_escape(_one_line(c.reason, 300))} [dim]({_escape(c.source)})[/]")
+        if len(problems) > 50:
+            console.print(f"  … and {len(problems) - 50} more (see --format json)")
+    for line in _regression_lines(r) + _comparison_lines(r):
+        console.print(_escape(line))
+    extra = budget_line(r)
+    if extra:
+        console.print(f"[yellow]{_escape(extra)}[/]")
+    style = "green" if r.ok else "red"
+    console.print(f"[bold {style}]{_escape(summary_line(r))}[/]")
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+# -- JSON --------------------------------------------------------------------------------------
+
+
+def format_json(r: RunResult) -> str:
+    return json.dumps(r.to_json(), indent=2, ensure_ascii=False) + "\n"
+
+
+# -- JUnit XML ---------------------------------------------------------------------------------
+
+
+def format_junit(r: RunResult) -> str:
+    """JUnit XML: one testsuite per dataset (and model), one testcase per case, plus one testcase per
+    dataset for its threshold and one per baseline regression, so CI test reporters show every gate."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.Element("testsuites", name="promptctl test")
+    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    regs = {(g.dataset, g.case, g.model): g for g in r.regressions}
+    for d in r.datasets:
+        suite_name = d.name if len(r.models) == 1 else f"{d.name} [{d.model}]"
+        suite = ET.SubElement(root, "testsuite", name=suite_name)
+        props = ET.SubElement(suite, "properties")
+        for k, v in (("prompt", d.dataset.prompt), ("ref", d.prompt_ref or ""), ("model", _model(d.model)),
+                     ("threshold", f"{d.dataset.threshold:g}"), ("pass_rate", f"{d.pass_rate:.4f}"),
+                     ("path", d.dataset.path)):
+            ET.SubElement(props, "property", name=k, value=v)
+        counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+        elapsed = 0.0
+        classname = f"promptctl.{d.name}"
+        for c in d.cases:
+            seconds = (c.latency_ms or 0.0) / 1000
+            elapsed += seconds
+            tc = ET.SubElement(suite, "testcase", classname=classname, name=c.id, time=f"{seconds:.3f}",
+                               file=c.source.rsplit(":", 1)[0])
+            counts["tests"] += 1
+            if c.status == "failed":
+                counts["failures"] += 1
+                el = ET.SubElement(tc, "failure", message=_one_line(c.reason, 500), type="assertion")
+                el.text = "\n".join(f"{'PASS' if a.passed else 'FAIL'} {a.type}: {a.reason}" for a in c.asserts)
+                if c.output is not None:
+                    el.text += "\n\noutput:\n" + c.output
+            elif c.status == "error":
+                counts["errors"] += 1
+                ET.SubElement(tc, "error", message=_one_line(c.reason, 500), type="error").text = c.reason
+            elif c.status == "skipped":
+                counts["skipped"] += 1
+                ET.SubElement(tc, "skipped", message=_one_line(c.reason, 500))
+            if c.output is not None:
+                ET.SubElement(tc, "system-out").text = c.output
+            reg = regs.get((d.name, c.id, d.model))
+            if reg is not None:
+                counts["tests"] += 1
+                counts["failures"] += 1
+                rt = ET.SubElement(suite, "testcase", classname=classname, name=f"[regression] {c.id}", time="0")
+                ET.SubElement(rt, "failure", message=f"passed on {r.baseline_version}, fails now: {_one_line(c.reason, 400)}",
+                              type="regression")
+        gate = ET.SubElement(suite, "testcase", classname=classname,
+                             name=f"[threshold] pass rate >= {_threshold(d.dataset.threshold)}", time="0")
+        counts["tests"] += 1
+        if not d.ok:
+            counts["failures"] += 1
+            ET.SubElement(gate, "failure", type="threshold",
+                          message=f"pass rate {_pct(d.pass_rate)} is under the threshold {_threshold(d.dataset.threshold)}")
+        for key, n in counts.items():
+            suite.set(key, str(n))
+            totals[key] += n
+        suite.set("time", f"{elapsed:.3f}")
+    for key, n in totals.items():
+        root.set(key, str(n))
+    root.set("time", f"{r.duration_s:.3f}")
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+# -- Markdown ----------------------------------------------------------------------------------
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
+
+
+def format_markdown(r: RunResult, *, max_failures: int = 50) -> str:
+    """Markdown for a pull-request comment or ``$GITHUB_STEP_SUMMARY``."""
+    icon = "✅" if r.ok else "❌"
+    lines = [f"### {icon} promptctl test: `{r.version}`", ""]
+    lines.append(f"_{_md(summary_line(r))}_")
+    lines.append("")
+    rows = [dataset_row(d) for d in r.datasets]
+    if rows:
+        cols = ["", *(c for c in rows[0] if c != "status")]
+        lines.append("| " + " | ".join(cols) + " |")
+        lines.append("|" + "|".join("---" for _ in cols) + "|")
+        for row in rows:
+            mark = "✅" if row["status"] == "ok" else "❌"
+            lines.append("| " + " | ".join([mark, *(_md(v) for k, v in row.items() if k != "status")]) + " |")
+    extra = budget_line(r)
+    if extra:
+        lines += ["", f"> ⚠️ {_md(extra)}"]
+    if r.baseline_version is not None:
+        regs = r.regressions
+        lines += ["", f"#### Regressions against `{r.baseline_version}`: {len(regs) or 'none'}"]
+        if regs:
+            lines += ["", "| dataset | case | model | now |", "|---|---|---|---|"]
+            for g in regs:
+                lines.append(f"| {_md(g.dataset)} | `{_md(g.case)}` | {_md(_model(g.model))} | {_md(_one_line(g.reason, 200))} |")
+    if len(r.models) > 1:
+        lines += ["", "#### Model comparison", "", "| model | pass rate | thresholds | tokens | cost | p50 | p95 |",
+                  "|---|---|---|---|---|---|---|"]
+        cheapest = r.cheapest()
+        for m in r.comparison():
+            name = f"**{_md(_model(m.model))}**" if m.model == cheapest else _md(_model(m.model))
+            lines.append(f"| {name} | {_pct(m.pass_rate)} | {'met' if m.meets_thresholds else 'missed'} | "
+                         f"{m.tokens:,} | {_cost(m.cost_usd, m.priced)} | {_ms(m.p50)} | {_ms(m.p95)} |")
+        lines += ["", f"Cheapest model meeting every threshold: **{_md(cheapest)}**" if cheapest
+                  else "No model meets every threshold."]
+    problems = _problem_cases(r)
+    if problems:
+        lines += ["", f"<details><summary>{len(problems)} failed case{'s' if len(problems) != 1 else ''}</summary>", ""]
+        lines += ["| dataset | case | status | reason |", "|---|---|---|---|"]
+        for d, c in problems[:max_failures]:
+            lines.append(f"| {_md(d.name)} | `{_md(c.id)}` | {c.status} | {_md(_one_line(c.reason, 300))} |")
+        if len(problems) > max_failures:
+            lines.append(f"\n… and {len(problems) - max_failures} more.")
+        lines += ["", "</details>"]
+    return "\n".join(lines) + "\n"
+
+
+def render(fmt: str, r: RunResult) -> str:
+    """The report in ``fmt`` (text, json, junit or markdown)."""
+    return {"text": format_text, "json": format_json, "junit": format_junit, "markdown": format_markdown}[fmt](r)
+
+
+def write_report(path: str | os.PathLike[str], text: str) -> None:
+    """Write a report file atomically (a temporary file next to it, then a rename)."""
+    import tempfile
+    from pathlib import Path
+
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# -- golden updates ----------------------------------------------------------------------------
+
+
+def format_golden_changes(changes: Sequence[GoldenChange]) -> str:
+    """What --update-golden changed: one unified diff per case, for review."""
+    import difflib
+
+    if not changes:
+        return "goldens: nothing changed\n"
+    out = [f"goldens: {len(changes)} case{'s' if len(changes) != 1 else ''} updated"]
+    for ch in changes:
+        out.append(f"--- {ch.path}:{ch.line} {ch.case} (golden)")
+        old = _golden_text(ch.old).splitlines()
+        new = _golden_text(ch.new).splitlines()
+        out += ["  " + line for line in difflib.unified_diff(old, new, "old", "new", lineterm="", n=1)][2:]
+    return "\n".join(out) + "\n"
+
+
+def _golden_text(value: Any) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, indent=2)
+
+
+# -- progress ----------------------------------------------------------------------------------
+
+
+class Progress:
+    """Progress on stderr: a rich progress bar on a terminal; else one plain line per failing case
+    and per finished dataset."""
+
+    def __init__(self, total: int, *, stream: IO[str] | None = None, tty: bool | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.total = total
+        self.done = 0
+        self.failed = 0
+        self.tty = self.stream.isatty() if tty is None else tty
+        self._bar: Any = None
+        self._task: Any = None
+        self._counts: dict[int, int] = {}
+
+    def __enter__(self) -> Progress:
+        if self.tty:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeElapsedColumn
+
+            self._bar = Bar(
+                TextColumn("[bold]testing[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}"),
+                TimeElapsedColumn(), console=Console(file=self.stream), transient=True,
+            )
+            self._bar.__enter__()
+            self._task = self._bar.add_task("cases", total=self.total, status="")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+
+    def case_done(self, dataset: DatasetResult, case: CaseResult) -> None:
+        self.done += 1
+        if case.status in ("failed", "error"):
+            self.failed += 1
+        if self._bar is not None:
+            self._bar.update(self._task, advance=1, status=f"{self.failed} failed" if self.failed else "")
+            return
+        if case.status in ("failed", "error"):
+            self.stream.write(f"FAIL {dataset.name}/{case.id}: {_one_line(case.reason, 200)}\n")
+        key = id(dataset)
+        self._counts[key] = self._counts.get(key, 0) + 1
+        if self._counts[key] == len(dataset.cases):
+            model = f" [{dataset.model}]" if dataset.model else ""
+            where = "" if dataset.version == "working tree" else f" at {dataset.version}"
+            self.stream.write(
+                f"{'ok  ' if dataset.ok else 'FAIL'} {dataset.name}{model}{where}: {dataset.count('passed')}/{dataset.ran} "
+                f"passed ({_pct(dataset.pass_rate)}, threshold {_threshold(dataset.dataset.threshold)})\n"
+            )
+        self.stream.flush()

@@ -1,0 +1,280 @@
+"""Assertions: every type passing and failing, its not- form, weights, thresholds and the verdict."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from conftest import write_tree
+from promptctl.evals.assertions import (
+    BASE_TYPES,
+    AssertionResult,
+    Judge,
+    Subject,
+    evaluate,
+    find_json,
+    levenshtein,
+    parse_json_output,
+    text_similarity,
+    verdict,
+)
+
+
+def check(spec, output="", judge=None, **kw):
+    subject = Subject(output=output, **kw)
+    (result,) = asyncio.run(evaluate([spec], subject, judge))
+    return result
+
+
+# Each type: (assertion, an output that passes, an output that fails, extra Subject fields).
+CASES = {
+    "equals": ({"type": "equals", "value": "Paris"}, "Paris", "paris", {}),
+    "contains": ({"type": "contains", "value": "refund"}, "your refund is on its way", "your Refund", {}),
+    "icontains": ({"type": "icontains", "value": "REFUND"}, "a refund", "a return", {}),
+    "contains-any": ({"type": "contains-any", "value": ["replace", "refund"]}, "we will refund", "sorry", {}),
+    "contains-all": ({"type": "contains-all", "value": ["order", "123"]}, "order 123", "order 124", {}),
+    "starts-with": ({"type": "starts-with", "value": "- "}, "- one", "one", {}),
+    "regex": ({"type": "regex", "value": r"order \d+"}, "order 42 shipped", "order x", {}),
+    "is-json": ({"type": "is-json"}, '{"a": 1}', "a: 1", {}),
+    "contains-json": ({"type": "contains-json"}, 'here: {"a": [1, 2]} done', "no json {here", {}),
+    "json-schema": (
+        {"type": "json-schema", "value": {"type": "object", "required": ["reply"]}},
+        '{"reply": "hi"}',
+        '{"answer": "hi"}',
+        {},
+    ),
+    "levenshtein": ({"type": "levenshtein", "value": "kitten", "threshold": 3}, "sitting", "sitting down", {}),
+    "similar": (
+        {"type": "similar", "threshold": 0.7},
+        "the refund for order 123 is on its way",
+        "please reset your password",
+        {"golden": "your refund for order 123 is on its way"},
+    ),
+    "latency": ({"type": "latency", "threshold": 500}, "x", "x", {}),
+    "cost": ({"type": "cost", "threshold": 0.01}, "x", "x", {}),
+    "python": ({"type": "python", "value": "len(output) < 10 and 'ok' in output"}, "ok", "not fine at all", {}),
+    "llm-rubric": ({"type": "llm-rubric", "value": "is polite"}, "thank you kindly", "go away", {}),
+    "factuality": ({"type": "factuality", "value": "Paris is the capital of France"}, "Paris", "Lyon", {}),
+}
+SLOW = {"latency": 120.0, "cost": 0.001}  # the passing subject's measure
+FAST = {"latency": 900.0, "cost": 0.5}  # the failing one's
+
+
+class FakeGrader:
+    """A grader that passes outputs with 'thank' (rubric) or 'Paris' (factuality), and records requests."""
+
+    def __init__(self):
+        self.requests = []
+
+    async def grade(self, messages):
+        self.requests.append(messages)
+        text = messages[-1]["content"]
+        if "<Rubric>" in text:
+            ok = "thank" in text
+            return json.dumps({"reason": "looks polite" if ok else "rude", "pass": ok, "score": 0.9 if ok else 0.1})
+        return "(C) same details" if "[Submission]: Paris" in text else "(D) they disagree"
+
+
+def subject_extra(kind, passing):
+    measure = (SLOW if passing else FAST).get(kind)
+    if kind == "latency":
+        return {"latency_ms": measure}
+    if kind == "cost":
+        return {"cost_usd": measure}
+    return {}
+
+
+def test_every_base_type_is_covered():
+    assert set(CASES) == set(BASE_TYPES)
+
+
+@pytest.mark.parametrize("kind", sorted(CASES))
+def test_each_type_passes_and_fails_and_its_not_form_inverts(kind):
+    spec, good, bad, extra = CASES[kind]
+    judge = Judge(grade=FakeGrader().grade)
+    ok = check(spec, good, judge, **extra, **subject_extra(kind, True))
+    ko = check(spec, bad, judge, **extra, **subject_extra(kind, False))
+    assert ok.passed, ok.reason
+    assert not ko.passed, ko.reason
+    assert ok.score > ko.score
+    assert ko.reason
+    inverse = {**spec, "type": f"not-{kind}"}
+    nok = check(inverse, good, judge, **extra, **subject_extra(kind, True))
+    nko = check(inverse, bad, judge, **extra, **subject_extra(kind, False))
+    assert not nok.passed, nok.reason
+    assert nko.passed, nko.reason
+    assert nok.type == f"not-{kind}"
+
+
+def test_comparisons_default_to_the_golden():
+    assert check({"type": "equals"}, "42", golden="42").passed
+    assert not check({"type": "equals"}, "41", golden="42").passed
+    assert check({"type": "levenshtein"}, "hello wrld", golden="hello world").passed  # default threshold 5
+    assert not check({"type": "levenshtein"}, "goodbye, cruel world", golden="hello world").passed
+    r = check({"type": "equals"}, "x")
+    assert not r.passed and "golden" in r.reason
+
+
+def test_equals_compares_json_values_as_json():
+    assert check({"type": "equals", "value": {"a": 1, "b": [1, 2]}}, '{"b": [1, 2], "a": 1}').passed
+    assert check({"type": "equals"}, '{"reply":"hi"}', golden='{"reply": "hi"}').passed
+    assert not check({"type": "equals", "value": {"a": 1}}, '{"a": 2}').passed
+
+
+def test_similar_thresholds_default_and_lists():
+    golden = "refunds are possible within thirty days"
+    assert check({"type": "similar"}, "refunds are possible within thirty days!", golden=golden).passed
+    r = check({"type": "similar"}, "completely unrelated words here", golden=golden)
+    assert not r.passed and "< 0.75" in r.reason
+    # a list of references: the best one counts
+    assert check({"type": "similar", "value": ["nope nothing", "hello there world"]}, "hello world there").passed
+
+
+def test_similar_uses_embeddings_when_a_model_is_configured():
+    calls = []
+
+    async def embed(texts):
+        calls.append(texts)
+        return [[1.0, 0.0] if "yes" in t else [0.0, 1.0] for t in texts]
+
+    judge = Judge(embed=embed)
+    assert check({"type": "similar", "value": "yes indeed"}, "yes", judge).passed
+    r = check({"type": "similar", "value": "yes indeed"}, "no", judge)
+    assert not r.passed and "embedding similarity 0.00" in r.reason
+    assert calls == [["yes", "yes indeed"], ["no", "yes indeed"]]
+
+
+def test_text_similarity_is_the_documented_word_count_cosine():
+    assert text_similarity("a b", "b a") == pytest.approx(1.0)
+    assert text_similarity("a a b", "a b") == pytest.approx(3 / (5**0.5 * 2**0.5))
+    assert text_similarity("Hello, World", "hello world") == pytest.approx(1.0)
+    assert text_similarity("x", "y") == 0.0
+    assert levenshtein("kitten", "sitting") == 3
+
+
+def test_latency_and_cost_need_a_threshold_and_a_measure():
+    r = check({"type": "latency"}, "x", latency_ms=5)
+    assert not r.passed and "threshold" in r.reason
+    r = check({"type": "cost", "threshold": 1}, "x", cost_usd=None)
+    assert not r.passed and "unknown" in r.reason
+    # an assertion that cannot be evaluated fails, even in its not- form
+    assert not check({"type": "not-cost", "threshold": 1}, "x", cost_usd=None).passed
+
+
+def test_contains_any_and_all_accept_a_comma_separated_string():
+    assert check({"type": "contains-any", "value": "cat, dog"}, "a dog").passed
+    assert not check({"type": "contains-all", "value": "cat, dog"}, "a dog").passed
+
+
+def test_json_assertions_with_schemas():
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
+    assert check({"type": "is-json", "value": schema}, '{"n": 1}').passed
+    r = check({"type": "is-json", "value": schema}, '{"n": "one"}')
+    assert not r.passed and "n:" in r.reason
+    assert check({"type": "contains-json", "value": schema}, 'a {"x": 1} b {"n": 2}').passed
+    assert not check({"type": "contains-json", "value": schema}, 'a {"x": 1}').passed
+    # json-schema defaults to the prompt's output schema
+    assert check({"type": "json-schema"}, '{"n": 3}', output_schema=schema).passed
+    assert not check({"type": "json-schema"}, '{"m": 3}', output_schema=schema).passed
+    r = check({"type": "json-schema"}, '{"m": 3}')
+    assert not r.passed and "output.schema" in r.reason
+    r = check({"type": "json-schema", "value": {"type": "nonsense"}}, "{}")
+    assert not r.passed and "invalid JSON Schema" in r.reason
+
+
+def test_json_helpers():
+    assert parse_json_output('```json\n{"a": 1}\n```') == {"a": 1}
+    assert find_json('x [1, 2] y {"b": {"c": 1}} z') == [[1, 2], {"b": {"c": 1}}]
+
+
+def test_regex_errors_fail_the_assertion():
+    r = check({"type": "regex", "value": "("}, "x")
+    assert not r.passed and "invalid regular expression" in r.reason
+
+
+def test_python_expressions_and_results():
+    assert check({"type": "python", "value": "context['vars']['n'] == 2"}, "x", inputs={"n": 2}).passed
+    assert check({"type": "python", "value": "data['a'] == 1"}, '{"a": 1}').passed  # parses on demand
+    r = check({"type": "python", "value": "0.4", "threshold": 0.5}, "x")
+    assert not r.passed and r.score == pytest.approx(0.4)
+    assert check({"type": "python", "value": "0.6", "threshold": 0.5}, "x").passed
+    assert check({"type": "python", "value": "0.1"}, "x").passed  # no threshold: > 0 passes
+    r = check({"type": "python", "value": "{'pass': False, 'score': 0.2, 'reason': 'too short'}"}, "x")
+    assert not r.passed and r.reason == "too short"
+    r = check({"type": "python", "value": "1/0"}, "x")
+    assert not r.passed and "ZeroDivisionError" in r.reason
+    r = check({"type": "python", "value": "def f(:"}, "x")
+    assert not r.passed and "invalid Python" in r.reason
+
+
+def test_python_module_function_runs_repository_code(tmp_path):
+    write_tree(tmp_path, {"checks/evalfns.py": """\
+        def short(output, context):
+            return {"pass": len(output) <= context["vars"]["limit"], "score": 1.0, "reason": f"{len(output)} chars"}
+        """})
+    spec = {"type": "python", "value": "checks.evalfns:short"}
+    assert check(spec, "abc", inputs={"limit": 5}, root=tmp_path).passed
+    r = check(spec, "abcdefgh", inputs={"limit": 5}, root=tmp_path)
+    assert not r.passed and r.reason == "8 chars"
+    r = check({"type": "python", "value": "checks.evalfns:missing"}, "x", root=tmp_path)
+    assert not r.passed and "missing" in r.reason
+
+
+def test_llm_rubric_threshold_and_grader_requests():
+    grader = FakeGrader()
+    judge = Judge(grade=grader.grade)
+    assert check({"type": "llm-rubric", "value": "is polite"}, "thank you", judge).passed
+    r = check({"type": "llm-rubric", "value": "is polite", "threshold": 0.95}, "thank you", judge)
+    assert not r.passed and "threshold 0.95" in r.reason
+    assert "<Rubric>\nis polite\n</Rubric>" in grader.requests[0][-1]["content"]
+    # no grader at all, or a grader answering nonsense, fails the assertion with the reason
+    assert "no grader" in check({"type": "llm-rubric", "value": "x"}, "y").reason
+
+    async def nonsense(messages):
+        return "I think it is fine"
+
+    r = check({"type": "llm-rubric", "value": "x"}, "y", Judge(grade=nonsense))
+    assert not r.passed and "not a JSON object" in r.reason
+
+
+def test_factuality_uses_the_golden_and_the_question():
+    grader = FakeGrader()
+    r = check({"type": "factuality"}, "Paris", Judge(grade=grader.grade), golden="Paris.", question="Capital of France?")
+    assert r.passed and r.reason.startswith("grader: (C)")
+    content = grader.requests[0][-1]["content"]
+    assert "[Question]: Capital of France?" in content and "[Expert]: Paris." in content
+
+
+def test_verdict_weights_and_report_only_assertions():
+    a = AssertionResult("contains", True, 1.0, "", weight=3)
+    b = AssertionResult("similar", False, 0.5, "too far", weight=1)
+    passed, score, reason = verdict([a, b])
+    assert not passed and score == pytest.approx((3 + 0.5) / 4) and reason == "similar: too far"
+    # weight 0: reported, not counted
+    c = AssertionResult("similar", False, 0.0, "ignored", weight=0)
+    passed, score, reason = verdict([a, c])
+    assert passed and score == 1.0 and reason == ""
+    assert verdict([]) == (True, 1.0, "")
+
+
+def test_weight_flows_from_the_spec():
+    r = check({"type": "contains", "value": "a", "weight": 2.5, "metric": "m", "description": "d"}, "a")
+    assert (r.weight, r.metric, r.description) == (2.5, "m", "d")
+    assert r.to_json()["metric"] == "m"
+
+
+def test_model_graded_assertions_run_concurrently():
+    started = []
+
+    async def slow_grade(messages):
+        started.append(1)
+        await asyncio.sleep(0.05)
+        assert len(started) == 2, "the second grader call should start while the first waits"
+        return '{"pass": true, "score": 1, "reason": "ok"}'
+
+    subject = Subject(output="x")
+    specs = [{"type": "llm-rubric", "value": "a"}, {"type": "llm-rubric", "value": "b"}]
+    results = asyncio.run(evaluate(specs, subject, Judge(grade=slow_grade)))
+    assert [r.passed for r in results] == [True, True]

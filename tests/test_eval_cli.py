@@ -1,0 +1,133 @@
+"""`promptctl test` as a command: replay without litellm, the init example, usage errors, the hook."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO, write_tree
+
+
+def without_litellm(tmp_path: Path) -> dict[str, str]:
+    """An environment where `import litellm` fails, as if the eval extra were not installed."""
+    shim = tmp_path / "no-litellm"
+    write_tree(shim, {"sitecustomize.py": "import sys\nsys.modules['litellm'] = None  # import litellm -> ImportError\n"})
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(shim), str(REPO)])}
+    env.pop("PROMPTCTL_PROJECT", None)
+    env.pop("GITHUB_STEP_SUMMARY", None)
+    for key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
+        env.pop(key, None)
+    return env
+
+
+def promptctl(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "promptctl", *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_replay_works_without_litellm_and_other_modes_say_what_to_install(tmp_path):
+    env = without_litellm(tmp_path)
+    probe = subprocess.run([sys.executable, "-c", "import litellm"], env=env, capture_output=True, text=True)
+    assert probe.returncode == 1 and "import of litellm halted" in probe.stderr  # the shim works
+
+    assert promptctl(["init", "demo"], tmp_path, env).returncode == 0
+    demo = tmp_path / "demo"
+    p = promptctl(["test", "--mode", "replay", "--format", "json"], demo, env)
+    assert p.returncode == 0, p.stderr
+    report = json.loads(p.stdout)
+    assert report["ok"] and report["summary"]["replayed"] == 5 and report["summary"]["live_calls"] == 0
+    assert {d["name"]: d["pass_rate"] for d in report["datasets"]} == {"summarize": 1.0, "support-reply": 1.0}
+
+    p = promptctl(["test"], demo, env)
+    assert p.returncode == 2
+    assert p.stdout == ""
+    assert "litellm, which is not installed" in p.stderr
+    assert "pip install 'promptctl[eval]'" in p.stderr
+    assert "Traceback" not in p.stderr
+
+
+def test_the_init_example_passes_in_replay_mode(tmp_path, cli):
+    r = cli(["init", str(tmp_path / "demo")], cwd=tmp_path)
+    assert r.code == 0
+    r = cli(["test", "--mode", "replay"], cwd=tmp_path / "demo")
+    assert r.code == 0, r.err
+    assert "ok: 5 passed, 0 failed, 0 errors; 0 live calls, 5 replayed" in r.err
+    assert r.out == ""
+
+
+def test_a_changed_prompt_misses_its_recordings_in_replay(tmp_path, cli):
+    demo = tmp_path / "demo"
+    cli(["init", str(demo)], cwd=tmp_path)
+    path = demo / "prompts/summarize.prompt.yaml"
+    path.write_text(path.read_text().replace("Do not add anything else.", "Be terse."))
+    r = cli(["test", "--mode", "replay", "summarize"], cwd=demo)
+    assert r.code == 1
+    assert "no recording" in r.err and "--mode auto summarize --filter release-notes" in r.err
+
+
+@pytest.mark.parametrize(
+    "args,words",
+    [
+        (["test", "nosuch"], "no dataset or prompt named 'nosuch'"),
+        (["test", "suport-reply"], "did you mean 'support-reply'"),
+        (["test", "--mode", "sometimes"], "sometimes"),
+        (["test", "--mode", "replay", "--filter", "zzz-no-case"], "no case matches --filter"),
+        (["test", "--update-golden", "--ref", "HEAD"], "--update-golden"),
+        (["test", "--update-golden", "-m", "a", "-m", "b"], "at most one --model"),
+        (["test", "--mode", "replay", "--baseline", "-x"], "-x"),
+    ],
+)
+def test_usage_errors_exit_2(tmp_path, cli, args, words):
+    demo = tmp_path / "demo"
+    cli(["init", str(demo)], cwd=tmp_path)
+    r = cli(args, cwd=demo)
+    assert r.code == 2, (r.out, r.err)
+    assert words in r.err
+    assert r.out == ""
+
+
+def test_no_datasets_is_a_usage_error(tmp_path, cli):
+    write_tree(tmp_path, {"promptctl.yaml": "promptctl: 1\n"})
+    r = cli(["test", "--mode", "replay"], cwd=tmp_path)
+    assert r.code == 2 and "no datasets" in r.err
+
+
+def test_help_lists_the_options(cli):
+    r = cli(["test", "--help"])
+    assert r.code == 0
+    for option in ("--mode", "--model", "--baseline", "--concurrency", "--max-cost", "--update-golden", "--format",
+                   "--output", "--filter", "--ref"):
+        assert option in r.out
+
+
+def test_the_pre_commit_hook_replays_with_core_dependencies_only():
+    hooks = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
+    (hook,) = [h for h in hooks if h["id"] == "promptctl-test"]
+    assert hook["entry"] == "promptctl test --mode replay"
+    assert hook["language"] == "python" and hook["pass_filenames"] is False
+    assert not any("litellm" in d or "eval" in d for d in hook.get("additional_dependencies", []))
+    assert "promptctl-lint" in [h["id"] for h in hooks]  # the lint hook is still there
+    import re
+
+    for changed in ("promptctl.yaml", "prompts/a.prompt.yaml", "evals/a.eval.yaml", "prompts/p/x.j2",
+                    "evals/data/t.jsonl", ".promptctl/recordings/support/reply.jsonl"):
+        assert re.search(hook["files"], changed), changed
+    assert not re.search(hook["files"], "README.md")
+
+
+def test_the_readme_set_up_command_runs_the_example_evals_from_recordings(tmp_path, cli):
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    setup = readme.split("## Set up", 1)[1]
+    command = setup.split("```sh\n", 1)[1].split("\n```", 1)[0].strip()
+    steps = [s.strip() for s in command.split("&&")]
+    assert steps == ["pip install .", "promptctl init demo", "promptctl --project demo test --mode replay"]
+    for step in steps[1:]:
+        r = cli(step.split()[1:], cwd=tmp_path)
+        assert r.code == 0, (step, r.err)
+    assert "ok: 5 passed" in r.err
