@@ -99,9 +99,13 @@ class Prompt:
                 return s
         return None
 
-    def identity(self) -> dict[str, Any]:
-        """The canonical content the hash covers: everything that changes what the model sees."""
-        return {
+    def identity(self, alias: Mapping[str, Any] | str | None = None) -> dict[str, Any]:
+        """The canonical content the hash covers: everything that changes what the model sees.
+
+        ``alias`` is the model alias ``model`` names, if any (a string or
+        ``{model, api_base, params}``): what it points at changes what is called.
+        """
+        out: dict[str, Any] = {
             "model": self.model,
             "params": dict(self.params),
             "fallbacks": list(self.fallbacks),
@@ -110,6 +114,14 @@ class Prompt:
             "output": dict(self.output),
             "partials": dict(sorted(self.partials.items())),
         }
+        if alias is not None:
+            spec = {"model": alias} if isinstance(alias, str) else alias
+            out["model_alias"] = {
+                "model": spec.get("model"),
+                "api_base": spec.get("api_base"),
+                "params": dict(spec.get("params") or {}),
+            }
+        return out
 
 
 def canonical_json(data: Any) -> str:

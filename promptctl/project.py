@@ -173,15 +173,9 @@ class Project:
         prompt = build_prompt(doc, name, self.config)
         partials = self.renderer.collect_partials(prompt)
         prompt = replace(prompt, partials=partials)
-        identity = prompt.identity()
         alias = self.config.models.get(prompt.model) if prompt.model else None
-        if alias is not None:  # what the alias points at changes what is called
-            identity["model_alias"] = {
-                "model": alias.model,
-                "api_base": alias.api_base,
-                "params": dict(alias.params),
-            }
-        return replace(prompt, hash=content_hash(identity))
+        spec = None if alias is None else {"model": alias.model, "api_base": alias.api_base, "params": alias.params}
+        return replace(prompt, hash=content_hash(prompt.identity(spec)))
 
     def _read_partial(self, name: str) -> tuple[str, str]:
         root = self.config.prompts

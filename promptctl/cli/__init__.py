@@ -10,6 +10,11 @@ from ..errors import PromptctlError
 from . import diff, init, lint, registry, render, schema, test  # noqa: F401  (each registers its command on the app)
 from .app import app, state
 
+# `promptctl --help` lists commands in the order of a prompt's life, not of the imports above.
+ORDER = ("init", "lint", "render", "diff", "log", "test", "publish", "promote", "rollback", "release",
+         "versions", "history", "show", "verify", "schema")
+app.registered_commands.sort(key=lambda c: ORDER.index(c.name) if c.name in ORDER else len(ORDER))
+
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Run promptctl; exits 0 ok, 1 checks failed, 2 bad input, 3 unexpected, 130 interrupted."""

@@ -193,17 +193,7 @@ def bundle_prompt(bundle: Mapping[str, Any], name: str) -> Prompt:
     )
 
 
-def alias_identity(alias: Mapping[str, Any] | str) -> dict[str, Any]:
-    """What a model alias adds to a prompt's identity (as the project loader computes it)."""
-    if isinstance(alias, str):
-        return {"model": alias, "api_base": None, "params": {}}
-    return {"model": alias.get("model"), "api_base": alias.get("api_base"), "params": dict(alias.get("params") or {})}
-
-
 def prompt_hash(bundle: Mapping[str, Any], prompt: Prompt) -> str:
     """The hash of ``prompt`` recomputed from the bundle's content (verify compares it with the recorded one)."""
-    identity = prompt.identity()
     alias = ((bundle.get("project") or {}).get("models") or {}).get(prompt.model) if prompt.model else None
-    if alias is not None:
-        identity["model_alias"] = alias_identity(alias)
-    return content_hash(identity)
+    return content_hash(prompt.identity(alias))

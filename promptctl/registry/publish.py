@@ -86,17 +86,8 @@ def _prompt_json(prompt: Prompt, rel: str) -> dict[str, Any]:
             path=prompt.source,
             hint="set `model:` in the prompt or `defaults.model` in promptctl.yaml",
         )
-    entry: dict[str, Any] = {
-        "hash": prompt.hash,
-        "model": prompt.model,
-        "params": dict(prompt.params),
-        "fallbacks": list(prompt.fallbacks),
-        "inputs": {k: dict(v) for k, v in prompt.inputs.items()},
-        "messages": [m.to_json() for m in prompt.messages],
-        "output": dict(prompt.output),
-        "source": rel,
-        "includes": sorted(prompt.partials),
-    }
+    entry: dict[str, Any] = {k: v for k, v in prompt.identity().items() if k != "partials"}
+    entry.update(hash=prompt.hash, source=rel, includes=sorted(prompt.partials))
     if prompt.description is not None:
         entry["description"] = prompt.description
     if prompt.samples:
