@@ -455,6 +455,13 @@ def test_baseline_regressions_are_listed_and_fail_the_run(git_repo):
     data = r.to_json()
     assert data["baseline"]["regressions"][0]["case"] == "capital" and data["baseline"]["version"].startswith("HEAD")
     assert "passed there, fails now" in reports.format_text(r)
+    assert reports.baseline_note(r) is None
+    # in replay mode without the baseline's answers recorded, the gap is reported, not hidden
+    (git_repo.root / ".promptctl/recordings/qa.jsonl").unlink()
+    again = run_tests(project, select_datasets(project, []), RunOptions(mode="replay"), baseline=base)
+    assert again.regressions == []
+    assert "2 cases could not run on HEAD" in reports.format_text(again)
+    assert "cannot count as regressions" in reports.format_markdown(again)
 
 
 # -- reports -----------------------------------------------------------------------------------

@@ -155,7 +155,22 @@ def _regression_lines(r: RunResult) -> list[str]:
     for g in regs:
         model = f" [{g.model}]" if len(r.models) > 1 else ""
         lines.append(f"  {g.dataset}/{g.case}{model}: passed there, fails now: {_one_line(g.reason, 300)}")
+    note = baseline_note(r)
+    if note:
+        lines.append(f"  note: {note}")
     return lines
+
+
+def baseline_note(r: RunResult) -> str | None:
+    """A warning when baseline cases could not run (e.g. no recording in replay mode): such cases
+    can never count as regressions, so a silent gap would hide them."""
+    broken = [(d, c) for d in r.baseline for c in d.cases if c.status in ("error", "skipped")]
+    if not broken:
+        return None
+    d, c = broken[0]
+    return (f"{len(broken)} case{'s' if len(broken) != 1 else ''} could not run on {r.baseline_version}, so "
+            f"{'they' if len(broken) != 1 else 'it'} cannot count as regressions (first: {d.name}/{c.id}: "
+            f"{_one_line(c.reason, 200)})")
 
 
 def _comparison_lines(r: RunResult) -> list[str]:
@@ -328,6 +343,9 @@ def format_markdown(r: RunResult, *, max_failures: int = 50) -> str:
             lines += ["", "| dataset | case | model | now |", "|---|---|---|---|"]
             for g in regs:
                 lines.append(f"| {_md(g.dataset)} | `{_md(g.case)}` | {_md(_model(g.model))} | {_md(_one_line(g.reason, 200))} |")
+        note = baseline_note(r)
+        if note:
+            lines += ["", f"> ⚠️ {_md(note)}"]
     if len(r.models) > 1:
         lines += ["", "#### Model comparison", "", "| model | pass rate | thresholds | tokens | cost | p50 | p95 |",
                   "|---|---|---|---|---|---|---|"]

@@ -15,6 +15,7 @@ import asyncio
 import difflib
 import os
 import random
+import shlex
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -767,7 +768,7 @@ class _Run:
             for name in prompt.fallbacks:
                 ep = resolve_endpoint(name, models)
                 fallbacks.append(ChatRequest(ep, tuple(messages), {**ep.params, **prompt.params}, fmt))
-        hint = f"record it with `promptctl test --mode auto {job.dataset.name} --filter {case.id}`"
+        hint = f"record it with `promptctl test --mode auto {shlex.quote(job.dataset.name)} --filter {shlex.quote(case.id)}`"
         completion = await self.caller.chat(
             request, fallbacks, file=prompt_file(prompt.name), meta={"prompt": prompt.name, "case": case.id},
             miss_hint=hint,
