@@ -13,7 +13,8 @@ import difflib
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
+from dataclasses import field as dc_field
 from typing import Any
 
 from .errors import PromptctlError
@@ -32,7 +33,7 @@ class Change:
     new: Any = None
     breaking: bool = False
     why: str = ""  # why it breaks callers, or what changed, in words
-    diff: list[str] = field(default_factory=list)  # unified diff lines for text changes
+    diff: list[str] = dc_field(default_factory=list)  # unified diff lines for text changes
 
 
 @dataclass(slots=True)
@@ -42,8 +43,8 @@ class PromptDiff:
     old_name: str | None = None
     old_hash: str | None = None
     new_hash: str | None = None
-    changes: list[Change] = field(default_factory=list)
-    rendered: list[dict[str, Any]] = field(default_factory=list)  # {sample, diff, error}
+    changes: list[Change] = dc_field(default_factory=list)
+    rendered: list[dict[str, Any]] = dc_field(default_factory=list)  # {sample, diff, error}
     error: str | None = None
 
     @property
@@ -56,10 +57,10 @@ class DatasetDiff:
     path: str
     prompt: str
     status: str  # added | removed | changed
-    cases_added: list[str] = field(default_factory=list)
-    cases_removed: list[str] = field(default_factory=list)
-    goldens_changed: list[str] = field(default_factory=list)
-    other_changed: list[str] = field(default_factory=list)
+    cases_added: list[str] = dc_field(default_factory=list)
+    cases_removed: list[str] = dc_field(default_factory=list)
+    goldens_changed: list[str] = dc_field(default_factory=list)
+    other_changed: list[str] = dc_field(default_factory=list)
     error: str | None = None
 
 
@@ -67,8 +68,8 @@ class DatasetDiff:
 class ProjectDiff:
     old: str  # labels of the two versions
     new: str
-    prompts: list[PromptDiff] = field(default_factory=list)
-    datasets: list[DatasetDiff] = field(default_factory=list)
+    prompts: list[PromptDiff] = dc_field(default_factory=list)
+    datasets: list[DatasetDiff] = dc_field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -407,7 +408,7 @@ def _entry_text(e: Any) -> tuple[str, str]:
 
 
 def _message_changes(a: Prompt, b: Prompt) -> list[Change]:
-    out = []
+    out: list[Change] = []
     ma, mb = [_entry_text(e) for e in a.messages], [_entry_text(e) for e in b.messages]
     if ma == mb:
         return out

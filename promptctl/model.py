@@ -115,7 +115,7 @@ class Prompt:
             "partials": dict(sorted(self.partials.items())),
         }
         if alias is not None:
-            spec = {"model": alias} if isinstance(alias, str) else alias
+            spec: Mapping[str, Any] = {"model": alias} if isinstance(alias, str) else alias
             out["model_alias"] = {
                 "model": spec.get("model"),
                 "api_base": spec.get("api_base"),

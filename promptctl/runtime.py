@@ -254,6 +254,8 @@ class Registry:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._project_root: str | None = None
+        self._signature: tuple[Any, ...] | None = None
+        self._project: Any = None
         self._load(initial=True)
         if self.channel is not None and refresh_s:
             self._thread = threading.Thread(target=self._refresh_loop, name="promptctl-refresh", daemon=True)
@@ -460,8 +462,8 @@ class Registry:
         self._stop = threading.Event()
         self._thread = None
         self._project_root = self.url
-        self._signature: tuple[Any, ...] | None = None
-        self._project: Any = None
+        self._signature = None
+        self._project = None
         self._reload_project()
         return self
 
@@ -491,7 +493,7 @@ class _ProjectSnapshot:
         self.digest = ""
         self.source = "project"
         self.loaded_at = time.time()
-        self.bundle = {"prompts": {n: {} for n in project.prompt_names()}}
+        self.bundle: dict[str, Any] = {"prompts": {n: {} for n in project.prompt_names()}}
         self.models = {
             name: {"model": a.model, "api_base": a.api_base, "api_key_env": a.api_key_env, "params": dict(a.params)}
             for name, a in project.config.models.items()

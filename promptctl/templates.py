@@ -283,7 +283,7 @@ def iter_includes(ast: nodes.Template) -> Iterator[tuple[str | None, int, bool]]
     marked ``ignore missing``.
     """
     for node in ast.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
-        target = node.template
+        target = node.template  # type: ignore[attr-defined]  # every node type above has one
         optional = bool(getattr(node, "ignore_missing", False))
         if isinstance(target, nodes.Const) and isinstance(target.value, str):
             yield target.value, node.lineno, optional

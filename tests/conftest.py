@@ -131,3 +131,12 @@ class GitRepo:
 def git_repo(tmp_path: Path) -> GitRepo:
     """An empty git repository at tmp_path/repo (see GitRepo)."""
     return GitRepo(tmp_path / "repo")
+
+
+@pytest.fixture
+def git_env(monkeypatch):
+    """The fixed git identity for in-process runs (publish tags commits, records the actor)."""
+    for key, value in GIT_ENV.items():
+        monkeypatch.setenv(key, value)
+    for key in ("PROMPTCTL_REGISTRY", "PROMPTCTL_ACTOR", "GITHUB_ACTOR"):
+        monkeypatch.delenv(key, raising=False)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import GIT_ENV
-from test_registry import PROJECT, git_env, make_project, race, registry  # noqa: F401 (git_env: a fixture)
+from test_registry import PROJECT, make_project, race, registry
 
 from promptctl.errors import ConflictError
 from promptctl.registry.channels import (

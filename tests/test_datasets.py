@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import write_tree
 
-from promptctl.errors import FileFormatError, IncludeError, PromptctlError, SchemaError, YamlError
+from promptctl.errors import FileFormatError, PromptctlError, SchemaError, YamlError
 from promptctl.model import Case, Dataset
 from promptctl.project import open_project
 

@@ -67,15 +67,6 @@ PROJECT = {
 }
 
 
-@pytest.fixture
-def git_env(monkeypatch):
-    """The fixed git identity for in-process runs (publish tags commits, records the actor)."""
-    for key, value in GIT_ENV.items():
-        monkeypatch.setenv(key, value)
-    for key in ("PROMPTCTL_REGISTRY", "PROMPTCTL_ACTOR", "GITHUB_ACTOR"):
-        monkeypatch.delenv(key, raising=False)
-
-
 def make_project(repo: GitRepo, extra: dict[str, str] | None = None) -> Path:
     """The test project, committed."""
     repo.commit("prompts", {**PROJECT, **(extra or {})})

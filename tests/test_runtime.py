@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import GIT_ENV, GitRepo
+from conftest import GitRepo
 
 import promptctl
 from promptctl.project import open_project
@@ -22,14 +22,6 @@ from promptctl.runtime import Prompt, Registry
 from promptctl.scaffold import init_project
 
 SUMMARY = "prompts/summarize.prompt.yaml"
-
-
-@pytest.fixture
-def git_env(monkeypatch):
-    for key, value in GIT_ENV.items():
-        monkeypatch.setenv(key, value)
-    for key in ("PROMPTCTL_REGISTRY", "PROMPTCTL_ACTOR", "GITHUB_ACTOR"):
-        monkeypatch.delenv(key, raising=False)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import GitRepo
 from test_channels import MOVER, check_mover_race
-from test_registry import BARE_BUNDLE, PROJECT, PUBLISHER, check_publish_race, git_env, make_project, race  # noqa: F401
+from test_registry import BARE_BUNDLE, PROJECT, PUBLISHER, check_publish_race, make_project, race
 
 from promptctl.errors import ConflictError, IntegrityError, RegistryError
 from promptctl.registry.bundle import list_versions, read_bundle, write_bundle

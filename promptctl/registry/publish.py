@@ -156,11 +156,11 @@ def same_content(a: dict[str, Any], b: dict[str, Any]) -> bool:
 def check_lint(root: Path, source: Any, project: Any) -> None:
     """Refuse when lint finds errors (or, without the lint engine, when a sample does not render)."""
     try:
-        from ..lint.engine import lint_project
+        from ..lint.engine import lint_project as run_lint
     except ImportError:
-        lint_project = None
-    if lint_project is not None:
-        report = lint_project(root, source)
+        run_lint = None  # type: ignore[assignment]
+    if run_lint is not None:
+        report = run_lint(root, source)
         if report.errors:
             problems = [f"{f.path}:{f.line}:{f.col}: {f.code} {f.message}" for f in report.findings
                         if f.severity == "error"]
