@@ -17,6 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from generated import write_project
+
 ENV = {
     **os.environ,
     "GIT_AUTHOR_NAME": "bench",
@@ -25,38 +27,8 @@ ENV = {
     "GIT_COMMITTER_EMAIL": "bench@example.com",
 }
 
-PROMPT = """\
-description: Generated prompt {i}.
-params: {{temperature: 0.{t}}}
-inputs:
-  ticket: {{type: string, maxLength: 4000}}
-  tone: {{type: string, enum: [formal, friendly], default: friendly}}
-messages:
-  - role: system
-    content: |
-      You are agent {i}. Answer in a {{{{ tone }}}} tone.
-      {{% include "partials/p{p}.j2" %}}
-  - role: user
-    content: "{{{{ ticket }}}}"
-samples:
-  - {{name: s, inputs: {{ticket: hello}}}}
-"""
-
-
 def git(root: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=root, check=True, env=ENV, capture_output=True)
-
-
-def write(root: Path, prompts: int, changed: set[int], version: int) -> None:
-    for p in range(20):
-        path = root / "prompts" / "partials" / f"p{p}.j2"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"Policy {p}.\n")
-    for i in range(prompts):
-        t = 2 + (version if i in changed else 0)
-        path = root / "prompts" / f"team{i % 10}" / f"prompt{i}.prompt.yaml"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(PROMPT.format(i=i, t=t, p=i % 20))
 
 
 def main() -> None:
@@ -68,13 +40,12 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        (root / "promptctl.yaml").write_text("promptctl: 1\ndefaults: {model: openai/gpt-4o-mini}\n")
         git(root, "init", "-q")
         changed = set(range(0, args.prompts, max(1, round(1 / args.changed))))
-        write(root, args.prompts, changed, 0)
+        write_project(root, args.prompts, changed=changed, version=0)
         git(root, "add", "-A")
         git(root, "commit", "-qm", "one")
-        write(root, args.prompts, changed, 1)
+        write_project(root, args.prompts, changed=changed, version=1)
         git(root, "commit", "-qam", "two")
 
         start = time.perf_counter()

@@ -21,24 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-PROMPT = """\
-description: Generated prompt {i}.
-model: openai/gpt-4o-mini
-params: {{temperature: 0.2}}
-inputs:
-  ticket: {{type: string, maxLength: 4000}}
-  tone: {{type: string, enum: [formal, friendly], default: friendly}}
-messages:
-  - role: system
-    content: |
-      You are agent {i}. Answer in a {{{{ tone }}}} tone.
-      {{% include "partials/p{p}.j2" %}}
-  - role: user
-    content: "{{{{ ticket }}}}"
-samples:
-  - {{name: s, inputs: {{ticket: hello}}}}
-"""
-
+from generated import write_project
 
 def best_of(fn, runs: int) -> float:
     best = float("inf")
@@ -55,15 +38,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        (root / "promptctl.yaml").write_text("promptctl: 1\n")
-        for p in range(20):
-            path = root / "prompts" / "partials" / f"p{p}.j2"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(f"Policy {p}: be brief and kind.\n")
-        for i in range(args.prompts):
-            path = root / "prompts" / f"team{i % 10}" / f"prompt{i}.prompt.yaml"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(PROMPT.format(i=i, p=i % 20))
+        write_project(root, args.prompts)
         subprocess.run(
             [sys.executable, "-m", "promptctl", "publish", "--allow-dirty", "--channel", "production"],
             cwd=root, check=True, capture_output=True,
