@@ -39,12 +39,12 @@ def snapshot_of_this_repo(dest: Path) -> Path:
     return dest
 
 
-def try_repo(hooks: Path, project: Path, home: Path) -> subprocess.CompletedProcess[str]:
+def try_repo(hooks: Path, project: Path, home: Path, hook: str = "promptctl-lint") -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **GIT_ENV, "PRE_COMMIT_HOME": str(home), "PIP_DISABLE_PIP_VERSION_CHECK": "1",
            "PRE_COMMIT_COLOR": "never"}
     env.pop("PROMPTCTL_MODEL_DATA", None)
     return subprocess.run(
-        [sys.executable, "-m", "pre_commit", "try-repo", str(hooks), "promptctl-lint", "--all-files"],
+        [sys.executable, "-m", "pre_commit", "try-repo", str(hooks), hook, "--all-files"],
         cwd=project, capture_output=True, text=True, env=env, timeout=600,
     )
 
@@ -64,3 +64,22 @@ def test_try_repo_fails_on_a_broken_prompt_and_passes_on_a_good_one(tmp_path):
     out = p.stdout + p.stderr
     assert p.returncode == 0, out
     assert "promptctl lint" in out and "Passed" in out
+
+    # The promptctl-test hook, in the same (already built) environment: the example project's
+    # recorded answers replay with no API key and no litellm; a prompt change that the
+    # recordings do not cover fails the hook and names what to re-record.
+    from promptctl.scaffold import init_project
+
+    example = GitRepo(tmp_path / "example")
+    init_project(example.root)
+    example.commit("example")
+    p = try_repo(hooks, example.root, tmp_path / "home", "promptctl-test")
+    out = p.stdout + p.stderr
+    assert p.returncode == 0, out
+    assert "promptctl test (replay)" in out and "Passed" in out
+    summarize = example.root / "prompts" / "summarize.prompt.yaml"
+    example.commit("reword", {"prompts/summarize.prompt.yaml": summarize.read_text().replace("bullet points", "points")})
+    p = try_repo(hooks, example.root, tmp_path / "home", "promptctl-test")
+    out = p.stdout + p.stderr
+    assert p.returncode == 1, out
+    assert "Failed" in out and "promptctl test --mode auto" in out
