@@ -487,3 +487,60 @@ def test_bundle_rejects_bad_digest_and_escaping_partial():
     assert sorted(e.json_path for e in found) == ["digest", "partials"]
     for e in found:
         assert e.path == "b.json" and e.line is not None and e.col is not None
+
+
+# -- the fast validity check agrees with jsonschema ---------------------------------------------------
+
+DRAFT_2020_ONLY = {"prefixItems", "dependentRequired", "dependentSchemas", "unevaluatedProperties",
+                   "unevaluatedItems", "$dynamicRef", "$dynamicAnchor", "minContains", "maxContains"}
+
+
+def _keywords(node):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield key
+            yield from _keywords(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _keywords(item)
+
+
+@pytest.mark.parametrize("name", schemas.NAMES)
+def test_schemas_use_no_keyword_the_fast_check_ignores(name):
+    # promptctl.schemas.is_valid compiles the schemas as draft-07 (fastjsonschema); a 2020-12-only
+    # keyword would be silently ignored there.
+    assert not DRAFT_2020_ONLY & set(_keywords(schemas.load_schema(name)))
+
+
+@pytest.mark.parametrize(
+    "name, doc",
+    [
+        ("prompt", {"messages": [{"role": "user", "content": "hi"}]}),
+        ("prompt", {"messages": [{"role": "user", "content": "hi", "history": "h"}]}),
+        ("prompt", {"messages": []}),
+        ("prompt", {"messages": [{"role": "robot", "content": "hi"}]}),
+        ("prompt", {"messages": [{"history": "h"}], "inputs": {"h": "array"}, "params": 3}),
+        ("prompt", {"messages": [{"role": "user", "content": "x"}], "inputs": {"1bad": "string"}}),
+        ("prompt", {"messages": [{"role": "user", "content": "x"}], "params": {"temperature": 3}}),
+        ("prompt", {"messages": [{"role": "user", "content": "x"}], "samples": [{"inputs": {}}]}),
+        ("dataset", {"prompt": "p", "cases": [{"id": "a"}]}),
+        ("dataset", {"prompt": "p", "cases": [{"id": "a", "assert": [{"type": "nope"}]}]}),
+        ("dataset", {"prompt": "p", "cases": [{"file": "x.txt"}]}),
+        ("dataset", {"prompt": "p", "threshold": 2, "cases": [{"id": 1}]}),
+        ("project", {"promptctl": 1, "models": {"a": {"model": "x", "api_key_env": "1X"}}}),
+        ("project", {"promptctl": 2}),
+        ("project", {"promptctl": 1, "test": {"concurrency": 0}}),
+        ("channel-record", {"format": "promptctl.channel/1", "channel": "p", "seq": 1, "version": 1,
+                            "digest": "sha256:" + "0" * 64, "action": "promote", "actor": "a",
+                            "at": "2026-01-01T00:00:00Z", "prev": None, "held": False}),
+        ("channel-record", {"format": "promptctl.channel/1", "channel": "p", "seq": 2, "version": 1,
+                            "digest": "sha256:" + "0" * 64, "action": "rollback", "actor": "a",
+                            "at": "2026-01-01T00:00:00Z", "prev": None, "held": False}),
+    ],
+)
+def test_fast_check_agrees_with_jsonschema(name, doc):
+    from jsonschema import Draft202012Validator
+
+    from promptctl.schemas import is_valid
+
+    assert is_valid(doc, name) == Draft202012Validator(schemas.load_schema(name)).is_valid(doc)
