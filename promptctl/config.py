@@ -9,7 +9,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from .errors import ConfigError, ProjectNotFoundError
+from .errors import ProjectNotFoundError
 
 CONFIG_NAME = "promptctl.yaml"
 
@@ -91,7 +91,8 @@ def project_root(project: str | os.PathLike[str] | None) -> Path:
 
 
 def parse_config(data: Mapping[str, Any], root: Path) -> Config:
-    """Build a :class:`Config` from promptctl.yaml data already checked against its schema."""
+    """Build a :class:`Config` from promptctl.yaml data already checked against its schema
+    (and by :func:`promptctl.project.load_project`: prompts/evals stay inside the project)."""
     defaults = data.get("defaults") or {}
     models = {}
     for name, spec in (data.get("models") or {}).items():
@@ -108,14 +109,6 @@ def parse_config(data: Mapping[str, Any], root: Path) -> Config:
     lint = data.get("lint") or {}
     test = data.get("test") or {}
     known = TestSettings.__dataclass_fields__
-    for rel_key in ("prompts", "evals"):
-        value = data.get(rel_key)
-        if isinstance(value, str) and (os.path.isabs(value) or ".." in value.replace("\\", "/").split("/")):
-            raise ConfigError(
-                f"{rel_key}: {value!r} must be a folder inside the project",
-                path=str(root / CONFIG_NAME),
-                hint="use a relative path without '..'",
-            )
     return Config(
         root=root,
         prompts=_clean(data.get("prompts", "prompts")),

@@ -618,6 +618,22 @@ def _value(v: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+def _dataset_bits(x: DatasetDiff) -> list[str]:
+    """``+2 cases, 1 goldens changed``: what changed in a dataset, in a few words."""
+    bits = []
+    if x.cases_added:
+        bits.append(f"+{len(x.cases_added)} cases")
+    if x.cases_removed:
+        bits.append(f"-{len(x.cases_removed)} cases")
+    if x.goldens_changed:
+        bits.append(f"{len(x.goldens_changed)} goldens changed")
+    if x.other_changed:
+        bits.append(f"{len(x.other_changed)} other changes")
+    if x.error:
+        bits.append("does not load")
+    return bits
+
+
 def stat_lines(d: ProjectDiff) -> list[str]:
     """One line per prompt (and dataset): ``M support/reply  3 changes  BREAKING``."""
     lines = []
@@ -633,17 +649,7 @@ def stat_lines(d: ProjectDiff) -> list[str]:
         flag = "  BREAKING" if p.breaking else ""
         lines.append(f"{_status_mark(p)} {_title(p):<{width}}  {_short(p.old_hash)} -> {_short(p.new_hash)}  {what}{flag}")
     for x in d.datasets:
-        bits = []
-        if x.cases_added:
-            bits.append(f"+{len(x.cases_added)} cases")
-        if x.cases_removed:
-            bits.append(f"-{len(x.cases_removed)} cases")
-        if x.goldens_changed:
-            bits.append(f"{len(x.goldens_changed)} goldens changed")
-        if x.other_changed:
-            bits.append(f"{len(x.other_changed)} other changes")
-        if x.error:
-            bits.append("does not load")
+        bits = _dataset_bits(x)
         lines.append(f"{x.status[0].upper()} {x.path:<{width}}  dataset for {x.prompt}: {', '.join(bits) or x.status}")
     return lines
 
@@ -717,14 +723,7 @@ def format_markdown(d: ProjectDiff) -> str:
             f"| {_status_mark(p)} | `{p.name}` | `{_short(p.old_hash)}` → `{_short(p.new_hash)}` | {what}{flag} |"
         )
     for x in d.datasets:
-        bits = []
-        if x.cases_added:
-            bits.append(f"+{len(x.cases_added)} cases")
-        if x.cases_removed:
-            bits.append(f"−{len(x.cases_removed)} cases")
-        if x.goldens_changed:
-            bits.append(f"{len(x.goldens_changed)} goldens")
-        lines.append(f"| {x.status[0].upper()} | `{x.path}` | dataset | {', '.join(bits) or x.status} |")
+        lines.append(f"| {x.status[0].upper()} | `{x.path}` | dataset | {', '.join(_dataset_bits(x)) or x.status} |")
     for p in d.prompts:
         if not (p.changes or p.rendered or p.error):
             continue
