@@ -21,6 +21,9 @@ two versions.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import os
 import threading
 import time
@@ -31,11 +34,13 @@ from urllib.parse import quote, urlparse
 from .errors import IntegrityError, NotFoundError, PromptctlError, RegistryError
 from .model import Prompt as PromptData
 from .registry.bundle import bundle_key, bundle_prompt, decode_bundle
-from .registry.channels import decode_record, head_key
+from .registry.channels import decode_record, head_key, record_hash, record_key, record_seqs
 from .registry.stores import LocalStore, open_store
 from .templates import PartialNotFound, Renderer
 
 __all__ = ["Prompt", "Registry", "RegistryStatus"]
+
+_log = logging.getLogger("promptctl.runtime")
 
 
 class HttpStore:
@@ -81,6 +86,9 @@ class _LocalReader:
         if not self.store.root.is_dir():
             raise RegistryError(f"the registry folder {self.url} is missing", hint="is the volume mounted?")
         return self.store.read(key)
+
+    def list(self, prefix: str) -> list[str]:
+        return self.store.list(prefix)
 
 
 def _open(url: str) -> Any:
@@ -156,7 +164,9 @@ class Prompt:
         if alias.get("api_key_env") and os.environ.get(alias["api_key_env"]):
             kwargs["api_key"] = os.environ[alias["api_key_env"]]
         if self._data.fallbacks:
-            kwargs["fallbacks"] = [self._alias(f)["model"] for f in self._data.fallbacks]
+            # litellm takes a dict of completion kwargs per fallback: each keeps its own endpoint and key,
+            # instead of being sent to the primary's server with the primary's key.
+            kwargs["fallbacks"] = [self._fallback(f) for f in self._data.fallbacks]
         output = self._data.output
         if output.get("format") == "json":
             schema = output.get("schema")
@@ -166,6 +176,16 @@ class Prompt:
                 else {"type": "json_object"}
             )
         return kwargs
+
+    def _fallback(self, model: str) -> dict[str, Any]:
+        """One fallback as litellm expects it: ``{"model", "api_base"?, "api_key"?}``."""
+        alias = self._alias(model)
+        out: dict[str, Any] = {"model": alias["model"]}
+        if alias.get("api_base"):
+            out["api_base"] = alias["api_base"]
+        if alias.get("api_key_env") and os.environ.get(alias["api_key_env"]):
+            out["api_key"] = os.environ[alias["api_key_env"]]
+        return out
 
     def _alias(self, model: str | None) -> dict[str, Any]:
         if model is None:
@@ -253,6 +273,9 @@ class Registry:
         self._channel_missing = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._logged_error: str | None = None
+        self._cache_error: str | None = None
+        self._record: dict[str, Any] | None = None
         self._project_root: str | None = None
         self._signature: tuple[Any, ...] | None = None
         self._project: Any = None
@@ -266,9 +289,13 @@ class Registry:
     def _cache_path(self) -> str | None:
         if self.cache_dir is None:
             return None
-        what = self.channel if self.channel is not None else f"v{self.pinned}"
-        tag = "".join(c if c.isalnum() else "_" for c in self.url)[-80:]
-        return os.path.join(self.cache_dir, f"{tag}--{what}.json")
+        # a digest of the full URL and channel: two registries never share a cache file
+        digest = hashlib.sha256(f"{self.url}\0{self._what()}".encode()).hexdigest()[:32]
+        tag = "".join(c if c.isalnum() else "_" for c in self._what())[:40]
+        return os.path.join(self.cache_dir, f"{tag}-{digest}.json")
+
+    def _what(self) -> str:
+        return f"channel:{self.channel}" if self.channel is not None else f"version:v{self.pinned}"
 
     def _fetch(self) -> tuple[dict[str, Any], bytes]:
         """The verified bundle the channel head (or the pin) names, with its bytes."""
@@ -286,9 +313,11 @@ class Registry:
                 f"channel {self.channel!r} does not exist in the registry {self.url} ({key} is missing)",
                 hint="promote a version to it, or check the channel name",
             )
-        head = decode_record(head_raw, key=key, channel=self.channel)
+        mirror = decode_record(head_raw, key=key, channel=self.channel)
+        head = self._find_head(mirror)
         current = self._snapshot
         if current is not None and current.digest == head["digest"]:
+            self._record = head
             return dict(current.bundle), current.raw or b""
         raw = self._store.read(bundle_key(head["version"]))
         if raw is None:
@@ -305,7 +334,65 @@ class Registry:
                 path=key,
                 hint="run `promptctl verify`",
             )
+        self._record = head  # only once its bundle is verified
         return bundle, raw
+
+    def _find_head(self, mirror: dict[str, Any]) -> dict[str, Any]:
+        """The channel's head record, found from the records and not from ``HEAD.json`` alone.
+
+        A store that can be listed (a folder, S3) decides by its highest record, as the CLI does;
+        a plain HTTP store, which cannot list, probes for the record after the mirror's, so a
+        stale mirror is noticed. From the record served last (or, on the first load, the one
+        before the head) up to the head, every record must exist, decode, and link to the one
+        before it; a head lower than the one served, a record that changed since it was served,
+        a mirror that disagrees with its record, or a broken link is an IntegrityError (the last
+        good bundle keeps being served).
+        """
+        assert self.channel is not None
+        store, channel = self._store, self.channel
+        raws: dict[int, bytes] = {}
+        if isinstance(store, HttpStore):
+            target = mirror["seq"]
+            for _ in range(1000):  # a stale mirror: follow the records written after it
+                raw = store.read(record_key(channel, target + 1))
+                if raw is None:
+                    break
+                target += 1
+                raws[target] = raw
+        else:
+            seqs = record_seqs(store, channel)
+            target = max(seqs[-1] if seqs else 0, mirror["seq"])
+        served = self._record
+        if served is not None and target < served["seq"]:
+            raise IntegrityError(
+                f"channel {channel!r} moved backwards: its head is record {target}, but record {served['seq']} "
+                "was served already",
+                path=head_key(channel),
+                hint="someone replaced or removed channel records; run `promptctl verify`",
+            )
+        base = served["seq"] if served is not None else max(1, target - 1)
+        chain: list[dict[str, Any]] = []
+        for seq in range(base, target + 1):
+            rkey = record_key(channel, seq)
+            raw = raws.get(seq)
+            if raw is None:
+                raw = store.read(rkey)
+            if raw is None:
+                what = "HEAD.json names it" if seq == mirror["seq"] else "the channel's records skip it"
+                raise IntegrityError(f"record {seq} of channel {channel!r} is missing ({what})", path=rkey,
+                                     hint="run `promptctl verify`")
+            record = decode_record(raw, key=rkey, channel=channel, seq=seq)
+            if chain and record.get("prev") != record_hash(chain[-1]):
+                raise IntegrityError(f"hash chain broken: record {seq} does not link to record {seq - 1}", path=rkey,
+                                     hint="run `promptctl verify`")
+            chain.append(record)
+        if served is not None and chain[0] != served:
+            raise IntegrityError(f"record {served['seq']} of channel {channel!r} changed after it was served",
+                                 path=record_key(channel, served["seq"]), hint="run `promptctl verify`")
+        if base <= mirror["seq"] <= target and chain[mirror["seq"] - base] != mirror:
+            raise IntegrityError(f"HEAD.json and record {mirror['seq']} disagree: one of them is damaged",
+                                 path=head_key(channel), hint="run `promptctl verify`")
+        return chain[-1]
 
     def _load(self, *, initial: bool = False) -> None:
         self._last_check = time.time()
@@ -313,66 +400,77 @@ class Registry:
             bundle, raw = self._fetch()
         except ChannelMissingError as e:
             self._channel_missing = True
-            self._last_error = str(e)
+            self._fail(e)
             raise
-        except (RegistryError, NotFoundError) as e:
-            self._last_error = str(e)
+        except Exception as e:  # noqa: BLE001 - any failure: keep the last good bundle, say so, retry
+            self._fail(e)
             if self._snapshot is None:
                 cached = self._read_cache()
                 if cached is None:
-                    raise
+                    if isinstance(e, PromptctlError):
+                        raise
+                    raise RegistryError(f"cannot load from the registry {self.url}: {_describe(e)}") from None
                 self._snapshot = cached
-            if self._stale_since is None:
-                self._stale_since = time.time()
             return
         self._channel_missing = False
         self._last_error = None
+        self._logged_error = None
         self._stale_since = None
         current = self._snapshot
-        if current is None or current.digest != bundle["digest"]:
+        if current is None or current.digest != bundle["digest"] or current.source == "cache":
             snapshot = _Snapshot(bundle, raw, "registry")
-            self._write_cache(raw)
             self._snapshot = snapshot  # one reference assignment: readers see the old or the new, never a mix
-        elif current.source == "cache":
-            self._snapshot = _Snapshot(bundle, raw, "registry")
+            self._write_cache(raw)
+
+    def _fail(self, e: BaseException) -> None:
+        """Record a failed load in status(), logging each distinct error once (not every tick)."""
+        self._last_error = _describe(e)
+        if self._stale_since is None:
+            self._stale_since = time.time()
+        if self._last_error != self._logged_error:
+            self._logged_error = self._last_error
+            _log.warning("promptctl registry %s: %s (serving the last good bundle)", self.url, self._last_error)
 
     def _read_cache(self) -> _Snapshot | None:
         path = self._cache_path()
-        if path is None or not os.path.exists(path):
+        if path is None:
             return None
-        with open(path, "rb") as fh:
-            raw = fh.read()
         try:
+            with open(path, "rb") as fh:
+                wrapper = json.loads(fh.read())
+            # the cache names its registry and channel: a file of another registry is never served
+            if not isinstance(wrapper, dict) or wrapper.get("url") != self.url or wrapper.get("what") != self._what():
+                return None
+            raw = wrapper["bundle"].encode("utf-8")
             bundle = decode_bundle(raw, key=path, version=self.pinned)
-        except IntegrityError:
-            return None  # a damaged cache is never served
+        except Exception:  # noqa: BLE001 - a missing or damaged cache is never served
+            return None
         return _Snapshot(bundle, raw, "cache")
 
     def _write_cache(self, raw: bytes) -> None:
         path = self._cache_path()
         if path is None:
             return
-        import tempfile
+        from .fileio import write_atomic
 
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
         try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(raw)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except OSError:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            data = json.dumps({"url": self.url, "what": self._what(), "bundle": raw.decode("utf-8")})
+            write_atomic(path, data)
+            self._cache_error = None
+        except Exception as e:  # noqa: BLE001 - a cache that cannot be written never stops a good bundle
+            message = f"cannot write the cache {path}: {_describe(e)}"
+            if message != self._cache_error:
+                _log.warning("promptctl registry %s: %s", self.url, message)
+            self._cache_error = message
 
     def _refresh_loop(self) -> None:
         assert self.refresh_s
         while not self._stop.wait(self.refresh_s):
             try:
                 self.refresh()
-            except PromptctlError:
-                pass  # recorded in status(); get() raises for a missing channel
+            except Exception:  # noqa: BLE001 - recorded in status() by _load; the thread must never die
+                pass
 
     # -- the API ---------------------------------------------------------------------------------
 
@@ -427,6 +525,8 @@ class Registry:
             stale=self._stale_since is not None,
             stale_for_s=(now - self._stale_since) if self._stale_since is not None else 0.0,
             channel_missing=self._channel_missing,
+            seq=self._record["seq"] if self._record else None,
+            cache_error=self._cache_error,
         )
 
     def close(self) -> None:
@@ -461,6 +561,9 @@ class Registry:
         self._channel_missing = False
         self._stop = threading.Event()
         self._thread = None
+        self._logged_error: str | None = None
+        self._cache_error: str | None = None
+        self._record: dict[str, Any] | None = None
         self._project_root = self.url
         self._signature = None
         self._project = None
@@ -521,6 +624,13 @@ def _tree_signature(root: str) -> tuple[Any, ...]:
                 continue
             out.append((p, st.st_mtime_ns, st.st_size))
     return tuple(out)
+
+
+def _describe(e: BaseException) -> str:
+    """One line for status() and the log: promptctl errors as they are, others with their type."""
+    if isinstance(e, PromptctlError):
+        return str(e)
+    return f"{type(e).__name__}: {str(e)[:300]}"
 
 
 class ChannelMissingError(NotFoundError):

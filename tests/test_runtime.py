@@ -101,7 +101,7 @@ def test_alias_with_gateway_and_key_variable(git_repo, git_env, cli, monkeypatch
     kwargs = Registry(registry_dir(git_repo), refresh_s=0).get("support/reply").completion_kwargs(ticket="x")
     assert kwargs["model"] == "openai/llama3" and kwargs["api_base"] == "http://127.0.0.1:9/v1"
     assert kwargs["api_key"] == "sk-local-canary"
-    assert kwargs["fallbacks"] == ["openai/gpt-4o", "openai/gpt-4o-mini"]
+    assert kwargs["fallbacks"] == [{"model": "openai/gpt-4o"}, {"model": "openai/gpt-4o-mini"}]
 
 
 def test_bad_inputs_raise_one_error_listing_every_problem(example):
