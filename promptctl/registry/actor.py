@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import subprocess
+import unicodedata
 from pathlib import Path
 
 ACTOR_ENV = "PROMPTCTL_ACTOR"
@@ -39,7 +41,17 @@ def _git_config(root: Path | None) -> dict[str, str]:
     return found
 
 
+def clean_actor(value: str) -> str:
+    """``value`` with control characters (newline, ESC, …) written as escapes: an actor is one line."""
+    return "".join(json.dumps(c)[1:-1] if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in value)
+
+
 def current_actor(root: Path | None = None) -> str:
+    """Who is acting, as one printable line (see :func:`clean_actor`)."""
+    return clean_actor(_current_actor(root)).strip()
+
+
+def _current_actor(root: Path | None = None) -> str:
     """``$PROMPTCTL_ACTOR``; else the git identity (``Name <email>``: GIT_AUTHOR_NAME/EMAIL, then
     git config user.name/user.email); else a CI variable (``octocat (github)``); else the OS user."""
     explicit = os.environ.get(ACTOR_ENV, "").strip()

@@ -28,6 +28,7 @@ BUNDLES = "bundles"
 _NAME = re.compile(r"^v([0-9]{6,})\.json$")
 _DIGEST_KEY = b'"digest":"'
 _DIGEST = re.compile(rb'"digest":"(sha256:[0-9a-f]{64})"')
+MAX_BUNDLE_BYTES = 256 * 1024 * 1024  # far above any real bundle; refuse before parsing
 _INTEGRITY_HINT = "the object is corrupt and will not be served: run `promptctl verify`"
 
 
@@ -76,9 +77,14 @@ def decode_bundle(raw: bytes, *, key: str, version: int | None = None) -> dict[s
 
     Raises :class:`IntegrityError` naming ``key`` when anything does not check out.
     """
+    if len(raw) > MAX_BUNDLE_BYTES:
+        raise IntegrityError(f"too large for a bundle ({len(raw)} bytes, at most {MAX_BUNDLE_BYTES})", path=key,
+                             hint=_INTEGRITY_HINT)
     stripped = _strip_digest(raw)
     try:
         data = json.loads(raw)
+    except RecursionError:
+        raise IntegrityError("not valid JSON (nested too deeply)", path=key, hint=_INTEGRITY_HINT) from None
     except (UnicodeDecodeError, ValueError) as e:
         raise IntegrityError(f"not valid JSON ({e})", path=key, hint=_INTEGRITY_HINT) from None
     if not isinstance(data, dict):

@@ -33,6 +33,7 @@ ACTIONS = ("promote", "rollback", "hold", "release")
 CHANNEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _VERSION_RE = re.compile(r"^v[0-9]+$")
 _RECORD = re.compile(r"^([0-9]{6,})\.json$")
+MAX_RECORD_BYTES = 1024 * 1024  # a record is a few hundred bytes; refuse before parsing
 _HINT = "the channel's records are corrupt: run `promptctl verify`"
 
 
@@ -72,8 +73,12 @@ def now() -> str:
 
 def decode_record(raw: bytes, *, key: str, channel: str, seq: int | None = None) -> dict[str, Any]:
     """Parse and check one record (or ``HEAD.json``): canonical JSON, the right channel and seq, sane fields."""
+    if len(raw) > MAX_RECORD_BYTES:
+        raise IntegrityError(f"too large for a channel record ({len(raw)} bytes)", path=key, hint=_HINT)
     try:
         data = json.loads(raw)
+    except RecursionError:
+        raise IntegrityError("not valid JSON (nested too deeply)", path=key, hint=_HINT) from None
     except (UnicodeDecodeError, ValueError) as e:
         raise IntegrityError(f"not valid JSON ({e})", path=key, hint=_HINT) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:

@@ -6,6 +6,13 @@ import json
 from typing import Any
 
 
+def _text(value: str | None) -> str:
+    """``value`` as is when it is printable on one line, else JSON-quoted (escapes newlines and ESC)."""
+    if value is None:
+        return "-"
+    return value if value.isprintable() else json.dumps(value, ensure_ascii=False)
+
+
 def _short(digest: str | None) -> str:
     return (digest or "").removeprefix("sha256:")[:7]
 
@@ -40,7 +47,7 @@ def format_versions(rows: list[Any]) -> str:
         channels = f"[{', '.join(r.channels)}]" if r.channels else ""
         message = json.dumps(r.message, ensure_ascii=False) if r.message else ""
         parts = [f"v{r.version}".ljust(width), _when(r.created_at)[:16], commit.ljust(13),
-                 f"{r.prompts:>4} prompts", r.actor or "-", channels, message]
+                 f"{r.prompts:>4} prompts", _text(r.actor), channels, message]
         lines.append("  ".join(p for p in parts if p).rstrip())
     return "\n".join(lines) + "\n"
 
@@ -57,7 +64,7 @@ def format_history(records: list[dict[str, Any]]) -> str:
             move = f"v{r['version']}"
         held = "held" if r["held"] else ""
         reason = json.dumps(r["reason"], ensure_ascii=False) if r.get("reason") else ""
-        parts = [f"#{r['seq']:<4}", _when(r["at"]), f"{r['action']:<8}", f"{move:<12}", f"{held:<4}", r["actor"], reason]
+        parts = [f"#{r['seq']:<4}", _when(r["at"]), f"{r['action']:<8}", f"{move:<12}", f"{held:<4}", _text(r["actor"]), reason]
         lines.append("  ".join(parts).rstrip())
     return "\n".join(lines) + ("\n" if lines else "")
 
@@ -67,14 +74,14 @@ def format_bundle(data: dict[str, Any]) -> str:
     bundle, channel = data["bundle"], data["channel"]
     git = bundle.get("git") or {}
     lines = [f"v{bundle['version']}  {bundle['digest']}",
-             f"created   {_when(bundle['created_at'])} UTC by {bundle.get('actor') or '-'}"]
+             f"created   {_when(bundle['created_at'])} UTC by {_text(bundle.get('actor'))}"]
     commit = (git.get("commit") or "-")[:7] + (f" ({git['branch']})" if git.get("branch") else "")
     lines.append(f"commit    {commit}" + ("  dirty: built from uncommitted changes" if git.get("dirty") else ""))
     if bundle.get("message"):
-        lines.append(f"message   {bundle['message']}")
+        lines.append(f"message   {_text(bundle['message'])}")
     if channel:
         held = ", on hold" if channel["held"] else ""
-        lines.append(f"channel   {channel['name']} (record {channel['seq']}, {channel['action']} by {channel['actor']}{held})")
+        lines.append(f"channel   {channel['name']} (record {channel['seq']}, {channel['action']} by {_text(channel['actor'])}{held})")
     prompts = bundle.get("prompts") or {}
     lines.append(f"prompts   {len(prompts)}")
     width = max((len(n) for n in prompts), default=0)

@@ -93,9 +93,14 @@ def rollback_target(records: list[dict[str, Any]]) -> int | None:
 
     Walks back from where the current version took effect; a version that was being served when
     a rollback happened is known bad, so a second rollback goes further back instead of returning
-    to it.
+    to it, until it is promoted again: a later promote makes it good again.
     """
-    bad = {records[i - 1]["version"] for i, r in enumerate(records) if r["action"] == "rollback" and i > 0}
+    bad: set[int] = set()
+    for i, r in enumerate(records):
+        if r["action"] == "rollback" and i > 0:
+            bad.add(records[i - 1]["version"])
+        elif r["action"] == "promote":
+            bad.discard(r["version"])  # promoted again after a rollback (and a release): good again
     current = records[-1]["version"]
     for record in reversed(records):
         v = record["version"]

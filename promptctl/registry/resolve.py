@@ -89,7 +89,12 @@ def open_registry(
 def parse_version(name: str) -> int | None:
     """3 for ``v3``; None when ``name`` is not a version name."""
     m = VERSION_RE.match(name)
-    return int(m.group(1)) if m else None
+    if m is None:
+        return None
+    if len(m.group(1)) > 18:
+        raise UsageError(f"{name[:24]}… is not a version: the number is too long ({len(m.group(1))} digits)",
+                         hint="versions are v1, v2, … (see `promptctl versions`)")
+    return int(m.group(1))
 
 
 @dataclass

@@ -19,13 +19,13 @@ from __future__ import annotations
 import errno
 import os
 import re
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote, urlparse
 
 from ..errors import ConflictError, RegistryError
+from ..fileio import create_temp
 
 _KEY_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -104,7 +104,7 @@ class LocalStore:
 
     def _temp(self, folder: str, key: str, data: bytes) -> str:
         """A hidden, fsynced temp file holding ``data`` in ``folder`` (same file system as the target)."""
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(key)}.", suffix=".tmp")
+        fd, tmp = create_temp(folder, f".{os.path.basename(key)}.")  # 0o666 less the umask, as any new file
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
@@ -140,7 +140,7 @@ class LocalStore:
         """O_EXCL create, for file systems without hard links (not atomic against a crash mid-write:
         a torn object is caught by its digest, and by ``promptctl verify``)."""
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         except FileExistsError:
             raise ConflictError(f"{key} already exists in the registry {self.url}", path=key) from None
         with os.fdopen(fd, "wb") as fh:
