@@ -329,9 +329,17 @@ def _jsonl_cases(text: str, shown: str) -> list[Case]:
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            row = json.loads(line, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
         except json.JSONDecodeError as e:
             raise FileFormatError(f"invalid JSON: {e.msg}", path=shown, line=n, col=e.colno) from None
+        except _DuplicateKey as e:
+            raise FileFormatError(f"duplicate key {e.args[0]!r}", path=shown, line=n, col=1,
+                                  hint="remove one of them (as in YAML, a key may appear once)") from None
+        except RecursionError:
+            raise FileFormatError("JSON nested too deeply", path=shown, line=n, col=1,
+                                  hint="cases are flat objects; nest at most a few levels") from None
+        except ValueError as e:  # e.g. an integer of thousands of digits, NaN/Infinity
+            raise FileFormatError(f"invalid JSON: {e}", path=shown, line=n, col=1) from None
         if not isinstance(row, dict):
             raise FileFormatError("each line must be a JSON object (one case)", path=shown, line=n, col=1)
         unknown = sorted(set(row) - CASE_KEYS)
@@ -361,6 +369,23 @@ def _jsonl_cases(text: str, shown: str) -> list[Case]:
     return cases
 
 
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def _check_case_row(row: dict[str, Any], shown: str, n: int) -> None:
     """Check one JSONL case against the dataset schema's case definition (as an inline case)."""
     from .schemas import is_valid, schema_errors
@@ -385,6 +410,9 @@ def _csv_cases(text: str, shown: str) -> list[Case]:
             row = next(reader)
         except StopIteration:
             break
+        except csv.Error as e:  # e.g. a field over the csv module's 128 KiB limit
+            raise FileFormatError(f"invalid CSV: {e}", path=shown, line=n, col=1,
+                                  hint="keep each cell under 128 KiB; put long texts in a JSONL dataset") from None
         if None in row:
             raise FileFormatError("row has more cells than the header", path=shown, line=n, col=1)
         case_id = row.pop("id", None) or f"{shown.rsplit('/', 1)[-1]}:{n}"

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .errors import IncludeError, YamlError
-from .yamlio import MAX_BYTES, Document, decode, loads
+from .yamlio import MAX_BYTES, Document, decode, loads, read_regular
 
 
 class Source(Protocol):
@@ -72,16 +72,18 @@ class WorkTree:
         return os.path.join(self.root, *rel.split("/"))
 
     def read_bytes(self, rel: str) -> bytes:
+        """The bytes of ``rel``: a regular file inside the project (after symlinks), bounded in size."""
         path = self._abs(rel)
-        size = os.path.getsize(path)
-        if size > MAX_BYTES:
-            raise YamlError(
-                f"file is {size:,} bytes, over the {MAX_BYTES:,}-byte limit",
+        real = os.path.realpath(path)
+        if real != self._real_root and not real.startswith(self._real_root + os.sep):
+            if not os.path.lexists(path):
+                raise FileNotFoundError(rel)
+            raise IncludeError(
+                f"{rel!r} is a symlink that leaves the project",
                 path=self.display(rel),
-                hint="split it into smaller files",
+                hint="prompts, partials and datasets must be real files inside the project",
             )
-        with open(path, "rb") as fh:
-            return fh.read()
+        return read_regular(real, display=self.display(rel))
 
     def walk(self, rel_dir: str) -> list[str]:
         base = self._abs(rel_dir)
@@ -96,9 +98,8 @@ class WorkTree:
     def fingerprint(self, rel: str) -> str | None:
         """The git blob id of ``rel``'s content, comparable with a GitRevision's."""
         try:
-            with open(self._abs(rel), "rb") as fh:
-                data = fh.read()
-        except OSError:
+            data = self.read_bytes(rel)
+        except (OSError, IncludeError, YamlError):
             return None
         return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
 

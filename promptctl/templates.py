@@ -132,6 +132,8 @@ class Renderer:
                 code = self.env.compile(message.content, name=filename, filename=filename)
             except TemplateSyntaxError as e:
                 raise self._error(e, filename) from None
+            except (RecursionError, SyntaxError, MemoryError) as e:  # e.g. 100 nested blocks
+                raise self._too_deep(e, filename) from None
             tmpl = self.env.template_class.from_code(self.env, code, self.env.make_globals(None))
             self._compiled[key] = tmpl
         return tmpl
@@ -154,6 +156,8 @@ class Renderer:
                 ast = self.env.parse(entry.content, name=filename, filename=filename)
             except TemplateSyntaxError as e:
                 raise self._error(e, filename) from None
+            except (RecursionError, SyntaxError, MemoryError) as e:  # e.g. 100 nested blocks
+                raise self._too_deep(e, filename) from None
             self._follow(ast, filename, [], found)
         return found
 
@@ -188,6 +192,8 @@ class Renderer:
                 sub = self.env.parse(text, name=name, filename=pfile)
             except TemplateSyntaxError as e:
                 raise self._error(e, pfile) from None
+            except (RecursionError, SyntaxError, MemoryError) as e:  # e.g. 100 nested blocks
+                raise self._too_deep(e, pfile) from None
             self._follow(sub, pfile, chain + [name], found)
 
     def _locate(self, filename: str, lineno: int | None) -> tuple[str, int | None, int | None]:
@@ -231,6 +237,13 @@ class Renderer:
                 msg["name"] = entry.name
             out.append(msg)
         return out
+
+    def _too_deep(self, exc: BaseException, filename: str) -> TemplateError:
+        """A template Python cannot compile (nesting past the parser's or the interpreter's limits)."""
+        file, line, col = self._locate(filename, 1)
+        why = "too many levels of indentation" if isinstance(exc, SyntaxError) else type(exc).__name__
+        return TemplateError(f"template is nested too deeply to compile ({why})", path=file, line=line, col=col,
+                             hint="flatten the nested blocks (a macro or a loop instead of deep if/for nesting)")
 
     def _error(self, exc: BaseException, filename: str) -> TemplateError:
         """Turn a Jinja failure into a located promptctl error."""

@@ -11,6 +11,7 @@ violations, Jinja syntax errors) can point at the right place in the file.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,19 +117,43 @@ def _folded_position(lines: list[str], m: Mark, template_line: int) -> tuple[int
     return m.line + 1, (indent or 0) + 1
 
 
+def read_regular(path: str | os.PathLike[str], *, display: str, max_bytes: int = MAX_BYTES) -> bytes:
+    """The bytes of a regular file, reading at most ``max_bytes`` (+1 to notice more).
+
+    A FIFO, a device or a folder is refused (YamlError), checked on the open file itself: the open
+    is non-blocking, so a FIFO cannot hang it, and the limit holds for what is read, so a file that
+    reports size 0 (``/dev/zero``, ``/proc``) cannot grow without end. FileNotFoundError propagates.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)
+    try:
+        st = os.fstat(fd)
+        mode = st.st_mode
+        if stat.S_ISREG(mode) and st.st_size > max_bytes:
+            raise YamlError(f"file is {st.st_size:,} bytes, over the {max_bytes:,}-byte limit", path=display,
+                            hint="split it into smaller files")
+        if not stat.S_ISREG(mode):
+            kind = "folder" if stat.S_ISDIR(mode) else "FIFO" if stat.S_ISFIFO(mode) else "device or special file"
+            raise YamlError(f"not a regular file (it is a {kind})", path=display, hint="only regular files are read")
+        chunks, size = [], 0
+        while size <= max_bytes:
+            chunk = os.read(fd, min(1 << 20, max_bytes + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    if size > max_bytes:
+        raise YamlError(f"file is over the {max_bytes:,}-byte limit", path=display, hint="split it into smaller files")
+    return b"".join(chunks)
+
+
 def read_text(path: str | os.PathLike[str], *, display: str | None = None, max_bytes: int = MAX_BYTES) -> str:
-    """Read a UTF-8 text file, refusing huge or undecodable ones with a clear error."""
+    """Read a UTF-8 text file, refusing huge, special or undecodable ones with a clear error."""
     shown = display or os.fspath(path)
     try:
-        size = os.path.getsize(path)
-        if size > max_bytes:
-            raise YamlError(
-                f"file is {size:,} bytes, over the {max_bytes:,}-byte limit",
-                path=shown,
-                hint="split it into smaller files",
-            )
-        with open(path, "rb") as fh:
-            raw = fh.read(max_bytes + 1)
+        raw = read_regular(path, display=shown, max_bytes=max_bytes)
     except OSError as e:
         raise YamlError(f"cannot read file: {e.strerror or e}", path=shown) from e
     return decode(raw, display=shown, max_bytes=max_bytes)
