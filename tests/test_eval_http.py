@@ -381,3 +381,33 @@ def test_ctrl_c_keeps_the_recordings_and_a_rerun_pays_only_for_the_rest(tmp_path
     for cid, text in cases.items():
         if cid in done:
             assert server.count(text=text) == 1, cid  # recorded before Ctrl-C: never asked again
+
+
+# -- known secrets are redacted by value, before anything is cut --------------------------------
+
+PLAIN_KEY = "canaryQ7x9LmN2pR4tV6wY8zB1c"  # 27 characters, not shaped like any known key
+
+
+def test_a_key_the_model_echoes_reaches_no_report_recording_or_summary(tmp_path, server, cli, monkeypatch):
+    monkeypatch.setenv("LOCAL_KEY", PLAIN_KEY)
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    root = make_project(tmp_path / "p", server, {"a": f"my key is {PLAIN_KEY}"},
+                        asserts='[{type: contains, value: "nothing like this"}]')
+    outputs = []
+    for fmt in ("json", "junit", "markdown", "text"):
+        r = cli(["test", "--format", fmt, "-o", str(tmp_path / f"report.{fmt}")], cwd=root)
+        assert r.code == 1, r.err  # the assertion fails, and its reason quotes the output
+        outputs.append(r.out + r.err)
+    assert server.requests[0]["authorization"] == f"Bearer {PLAIN_KEY}"  # the key did reach the server
+    reports = "".join((tmp_path / f"report.{fmt}").read_text() for fmt in ("json", "junit", "markdown", "text"))
+    written = all_text(root / ".promptctl") + reports + summary.read_text() + "".join(outputs)
+    assert "***" in written and PLAIN_KEY[:26] not in written and PLAIN_KEY[1:] not in written
+
+
+def test_error_text_is_redacted_before_it_is_cut():
+    from promptctl.evals.provider import classify_error
+
+    message = "x" * 480 + " key " + PLAIN_KEY + " tail"
+    err = classify_error(RuntimeError(message), [PLAIN_KEY])
+    assert PLAIN_KEY[:10] not in str(err) and len(str(err)) <= 520

@@ -12,7 +12,6 @@ import csv
 import io
 import json
 import os
-import tempfile
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -74,15 +73,9 @@ def update_goldens(result: RunResult) -> list[GoldenChange]:
 
 
 def _write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.chmod(tmp, os.stat(path).st_mode & 0o777)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from ..fileio import write_atomic
+
+    write_atomic(path, text.encode("utf-8"), fsync=False, mode=os.stat(path).st_mode & 0o777)
 
 
 def _update_yaml(path: Path, updates: Sequence[tuple[Case, Any]]) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import importlib
+import json
 import os
 import random
 import re
@@ -169,9 +170,12 @@ def secret_values(extra_names: Sequence[str] = ()) -> list[str]:
 
 
 def redact(text: str, secrets: Sequence[str]) -> str:
-    """``text`` with every secret value and bearer-token-shaped string replaced by ``***``."""
+    """``text`` with every secret value (also as JSON escapes it) and bearer-token-shaped string replaced by ``***``."""
     for s in secrets:
         text = text.replace(s, "***")
+        escaped = json.dumps(s)[1:-1]
+        if escaped != s:
+            text = text.replace(escaped, "***")
     return _SECRET_SHAPES.sub(lambda m: (m.group(1) or "") + "***", text)
 
 
@@ -354,7 +358,7 @@ def classify_error(exc: BaseException, secrets: Sequence[str] = ()) -> ProviderE
     names = {c.__name__ for c in type(exc).__mro__}
     status = getattr(exc, "status_code", None)
     status = status if isinstance(status, int) else None
-    message = _clean_message(str(exc) or name)
+    message = _clean_message(redact(str(exc) or name, secrets))  # redact first: a cut must not keep part of a key
     lowered = message.lower()
     retry_after = retry_after_seconds(exc)
     if "ContextWindowExceededError" in names or "context_length_exceeded" in lowered or "maximum context length" in lowered:
@@ -382,7 +386,7 @@ def classify_error(exc: BaseException, secrets: Sequence[str] = ()) -> ProviderE
         kind, retryable = "error", False
     shown = f"HTTP {status} {kind.replace('_', ' ')}" if status else kind.replace("_", " ")
     return ProviderError(
-        redact(f"{shown}: {message}", secrets), kind=kind, status=status, retryable=retryable, retry_after=retry_after
+        f"{shown}: {message}", kind=kind, status=status, retryable=retryable, retry_after=retry_after
     )
 
 

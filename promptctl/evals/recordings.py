@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..fileio import write_atomic
 from ..model import content_hash
 
 MODES = ("auto", "replay", "refresh", "off")
@@ -46,8 +46,9 @@ def prompt_file(prompt: str) -> str:
 class RecordingStore:
     """The records of one recordings folder, loaded once; new records are appended as they come."""
 
-    def __init__(self, folder: str | os.PathLike[str]) -> None:
+    def __init__(self, folder: str | os.PathLike[str], *, secrets: Sequence[str] = ()) -> None:
         self.folder = Path(folder)
+        self.secrets = list(secrets)  # values never written: an answer that echoes a key is stored without it
         self._records: dict[str, dict[str, Any]] = {}
         self._files: dict[str, str] = {}  # key -> file (relative to folder) holding its newest record
         self._superseded: set[str] = set()  # files holding an older record of some key
@@ -93,13 +94,17 @@ class RecordingStore:
 
     def put(self, key: str, record: Mapping[str, Any], *, file: str) -> None:
         """Store ``record`` under ``key`` in ``file`` (relative to the folder): appended at once."""
+        if self.secrets:
+            from .provider import redact
+
+            record = json.loads(redact(json.dumps(record, ensure_ascii=False, allow_nan=False), self.secrets))
         full = {"key": key, **record}
         line = json.dumps(full, ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n"
         fd = self._fds.get(file)
         if fd is None:
             path = self.folder / file
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)  # the umask decides, as for any file
             self._fds[file] = fd
             if file in self._needs_newline:
                 line = "\n" + line
@@ -135,14 +140,7 @@ class RecordingStore:
                         continue
                     if isinstance(key, str) and self._files.get(key) == rel and key not in keep:
                         keep[key] = json.dumps(self._records[key], ensure_ascii=False, separators=(",", ":")) + "\n"
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".jsonl")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as out:
-                    out.writelines(keep.values())
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            write_atomic(path, "".join(keep.values()).encode("utf-8"), fsync=False)
             rewritten.append(rel)
         self._superseded.clear()
         return rewritten

@@ -374,20 +374,11 @@ def render(fmt: str, r: RunResult) -> str:
 
 
 def write_report(path: str | os.PathLike[str], text: str) -> None:
-    """Write a report file atomically (a temporary file next to it, then a rename)."""
-    import tempfile
-    from pathlib import Path
+    """Write a report file: atomically over a regular file (or nothing), through a symlink, a device
+    or a FIFO as a plain ``open()`` would (never replacing it), and never over a folder (UsageError)."""
+    from ..fileio import write_output
 
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_output(path, text, what="report")
 
 
 # -- golden updates ----------------------------------------------------------------------------

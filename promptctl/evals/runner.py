@@ -693,7 +693,8 @@ class _Run:
         self.project = project
         self.options = options
         self.root = Path(project.config.root)
-        self.store = RecordingStore(self.root / cfg.recordings)
+        self.secrets = run_secrets(project)
+        self.store = RecordingStore(self.root / cfg.recordings, secrets=self.secrets)
         policy = RetryPolicy(
             retries=options.retries if options.retries is not None else cfg.retries,
             timeout_s=options.timeout_s if options.timeout_s is not None else cfg.timeout_s,
@@ -865,6 +866,25 @@ def _jobs(
     return results, jobs
 
 
+def run_secrets(project: Project) -> list[str]:
+    """Every secret value a run could meet: each alias's ``api_key_env`` and every credential-named variable."""
+    from .provider import secret_values
+
+    return secret_values([a.api_key_env for a in project.config.models.values() if a.api_key_env])
+
+
+def redact_case(case: CaseResult, secrets: Sequence[str]) -> None:
+    """Scrub ``case`` of every secret value, in place, before any report is made from it (reasons,
+    grader reasons and outputs alike), so that no report format, summary or golden can show one."""
+    from .provider import redact
+
+    case.reason = redact(case.reason, secrets) if case.reason else case.reason
+    if isinstance(case.output, str):
+        case.output = redact(case.output, secrets)
+    for a in case.asserts:
+        a.reason = redact(a.reason, secrets) if a.reason else a.reason
+
+
 def run_tests(
     project: Project,
     datasets: Sequence[Dataset],
@@ -905,6 +925,9 @@ def run_tests(
         run.store.close()
     if not run.budget.stopped and run.store.written:
         run.store.compact()
+    for d in results + base_results:
+        for c in d.cases:
+            redact_case(c, run.secrets)
     return RunResult(
         datasets=results,
         mode=options.mode,
