@@ -249,9 +249,14 @@ def open_git_revision(root: Path, rev: str, *, label: str | None = None) -> GitR
             f"{root} is not inside a git repository, so {rev!r} cannot be read",
             hint="run `git init` and commit, or drop the revision to use the working tree",
         ) from None
+    if ":" in rev:  # rev:path names a file or folder (a blob or tree), never a version of the project
+        raise UsageError(
+            f"{rev!r} names a file in a revision, not a revision",
+            hint=f"use the revision alone, e.g. --ref {rev.split(':', 1)[0] or 'HEAD'}",
+        )
     try:
         commit = repo.rev_parse(rev + "^{commit}")
-    except (git.BadName, git.BadObject, ValueError, IndexError) as e:
+    except (git.BadName, git.BadObject, ValueError, IndexError, KeyError) as e:
         has_commits = True
         try:
             repo.head.commit  # noqa: B018 - raises on an empty repository

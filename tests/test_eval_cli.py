@@ -81,6 +81,10 @@ def test_a_changed_prompt_misses_its_recordings_in_replay(tmp_path, cli):
         (["test", "--update-golden", "--ref", "HEAD"], "--update-golden"),
         (["test", "--update-golden", "-m", "a", "-m", "b"], "at most one --model"),
         (["test", "--mode", "replay", "--baseline", "-x"], "-x"),
+        (["test", "--mode", "replay", "--timeout", "nan"], "--timeout must be a finite number"),
+        (["test", "--mode", "replay", "--timeout", "inf"], "--timeout must be a finite number"),
+        (["test", "--mode", "replay", "--timeout", "-1"], "--timeout"),
+        (["test", "--mode", "replay", "--max-cost", "inf"], "--max-cost must be a finite number"),
     ],
 )
 def test_usage_errors_exit_2(tmp_path, cli, args, words):

@@ -62,3 +62,19 @@ def test_reports_recordings_and_goldens_get_the_umask_mode(tmp_path, cli):
     finally:
         os.umask(old)
     assert report_mode == 0o644 and atomic_mode == 0o644
+
+
+def test_bad_recordings_files_are_located_errors_or_skipped_lines(tmp_path, cli):
+    demo = _demo(tmp_path)
+    rec = demo / ".promptctl/recordings"
+    (rec / "summarize.jsonl").write_bytes(
+        (rec / "summarize.jsonl").read_bytes() + b"\xff\xfe garbage\n" + b"[" * 100_000 + b"\n")
+    r = cli(["test", "--mode", "replay"], cwd=demo)
+    assert r.code == 0, r.err  # the good records still replay; the bad lines are skipped
+    (rec / "broken.jsonl").mkdir()
+    r = cli(["test", "--mode", "replay"], cwd=demo)
+    assert r.code == 2 and "broken.jsonl" in r.err and "cannot read recordings" in r.err
+    (rec / "broken.jsonl").rmdir()
+    os.mkfifo(rec / "pipe.jsonl")
+    r = cli(["test", "--mode", "replay"], cwd=demo)
+    assert r.code == 2 and "not a regular file" in r.err

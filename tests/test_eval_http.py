@@ -411,3 +411,57 @@ def test_error_text_is_redacted_before_it_is_cut():
     message = "x" * 480 + " key " + PLAIN_KEY + " tail"
     err = classify_error(RuntimeError(message), [PLAIN_KEY])
     assert PLAIN_KEY[:10] not in str(err) and len(str(err)) <= 520
+
+
+# -- each endpoint is its own: fallbacks and recordings ------------------------------------------
+
+
+@pytest.fixture
+def other_server():
+    s = LLMServer().start()
+    yield s
+    s.stop()
+
+
+def two_server_config(a: str, b: str) -> str:
+    return f"""\
+        promptctl: 1
+        defaults: {{model: here, params: {{temperature: 0}}}}
+        models:
+          here: {{model: openai/gpt-4o-mini, api_base: "{a}", api_key_env: LOCAL_KEY}}
+          there: {{model: openai/gpt-4o-mini, api_base: "{b}", api_key_env: OTHER_KEY}}
+        test: {{timeout_s: 2, retries: 0, concurrency: 2}}
+        """
+
+
+def test_a_fallback_goes_to_its_own_server_with_its_own_key(tmp_path, server, other_server, cli, monkeypatch):
+    monkeypatch.setenv("OTHER_KEY", "other-key-9f8e7d6c5b")
+    root = write_tree(tmp_path / "p", {
+        "promptctl.yaml": two_server_config(server.url, other_server.url),
+        "prompts/qa.prompt.yaml": "    fallbacks: [there]\n" + QA_PROMPT,
+        "evals/qa.eval.yaml": qa_dataset({"x": "ask"}),
+    })
+    server.always["gpt-4o-mini"] = "500"  # the primary server is down; the other one is not
+    r = cli(["test", "--format", "json"], cwd=root)
+    assert r.code == 0, r.err
+    assert server.count() >= 1 and other_server.count() == 1
+    assert other_server.requests[0]["authorization"] == "Bearer other-key-9f8e7d6c5b"
+    assert all(req["authorization"] == f"Bearer {CANARY}" for req in server.requests)
+
+
+def test_recordings_know_their_endpoint(tmp_path, server, other_server, cli, monkeypatch):
+    monkeypatch.setenv("OTHER_KEY", "other-key-9f8e7d6c5b")
+    other_server.answers["ask"] = "from the other server"
+    root = write_tree(tmp_path / "p", {
+        "promptctl.yaml": two_server_config(server.url, other_server.url),
+        "prompts/qa.prompt.yaml": QA_PROMPT,
+        "evals/qa.eval.yaml": qa_dataset({"x": "ask"}),
+    })
+    r = cli(["test", "--format", "json", "--model", "here", "--model", "there"], cwd=root)
+    assert r.code in (0, 1), r.err + r.out
+    assert server.count() == 1 and other_server.count() == 1, r.out  # same model string, messages, params: two calls
+    outputs = {d["model"]: d["cases"][0]["output"] for d in json.loads(r.out)["datasets"]}
+    assert outputs == {"here": "echo: ask", "there": "from the other server"}
+    r = cli(["test", "--mode", "replay", "--format", "json", "--model", "here", "--model", "there"], cwd=root)
+    again = {d["model"]: d["cases"][0]["output"] for d in json.loads(r.out)["datasets"]}
+    assert again == outputs

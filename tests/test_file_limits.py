@@ -119,3 +119,11 @@ def test_a_template_nested_100_deep_is_a_located_error_and_lint_reports_the_rest
     p = _run(["lint", "--format", "json"], demo)
     assert p.returncode == 1 and "Traceback" not in p.stderr
     assert "deep.prompt.yaml" in p.stdout and "other.prompt.yaml" in p.stdout  # every other finding still reported
+
+
+def test_a_ref_naming_a_file_in_a_revision_is_a_usage_error(git_repo, git_env, cli):
+    init_project(git_repo.root)
+    git_repo.commit("example")
+    for ref in ("HEAD:promptctl.yaml", "HEAD^{tree}"):
+        r = cli(["render", "summarize", "-i", "text=x", "--ref", ref], cwd=git_repo.root)
+        assert r.code == 2 and "unexpected" not in r.err, (ref, r.err)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from enum import Enum
@@ -107,6 +108,9 @@ def test_command(
     from ..errors import UsageError
     from ..project import open_project
 
+    for name, value in (("--timeout", timeout), ("--max-cost", max_cost)):
+        if value is not None and not math.isfinite(value):
+            raise UsageError(f"{name} must be a finite number, not {value}", hint=f"e.g. {name} 30")
     if update_golden and ref is not None:
         raise UsageError("--update-golden writes to the working tree, so it cannot be combined with --ref")
     if update_golden and model and len(model) > 1:

@@ -77,6 +77,14 @@ class ChatRequest:
             "response_format": dict(self.response_format) if self.response_format else None,
         }
 
+    def key_payload(self) -> dict[str, Any]:
+        """What the recording key covers: the payload and, when the alias names one, the endpoint
+        (two servers behind one model string answer differently); never the key."""
+        payload = self.payload()
+        if self.endpoint.api_base:
+            payload["api_base"] = self.endpoint.api_base.rstrip("/")
+        return payload
+
 
 @dataclass(frozen=True, slots=True)
 class EmbeddingRequest:

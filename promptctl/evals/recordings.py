@@ -38,6 +38,24 @@ def request_key(kind: str, payload: Mapping[str, Any]) -> str:
     return content_hash({"kind": kind, **payload})
 
 
+#: Recordings files are read whole; past this size one is refused rather than read into memory.
+MAX_RECORDINGS_BYTES = 512 * 1024 * 1024
+
+
+def _read_recordings(path: Path) -> bytes:
+    """The bytes of one recordings file: a regular file, bounded; a clear, located error otherwise."""
+    from ..errors import FileFormatError, YamlError
+    from ..yamlio import read_regular
+
+    try:
+        return read_regular(path, display=str(path), max_bytes=MAX_RECORDINGS_BYTES)
+    except YamlError as e:
+        raise FileFormatError(f"cannot read recordings: {e.message}", path=str(path), hint=e.hint) from None
+    except OSError as e:
+        raise FileFormatError(f"cannot read recordings: {e.strerror or e}", path=str(path),
+                              hint="fix or remove the file; `promptctl test --mode refresh` records anew") from None
+
+
 def prompt_file(prompt: str) -> str:
     """The recordings file of prompt ``prompt``: its name, as a path, with ``.jsonl``."""
     return f"{prompt}.jsonl"
@@ -66,8 +84,7 @@ class RecordingStore:
             return
         for path in sorted(self.folder.rglob("*.jsonl")):
             rel = path.relative_to(self.folder).as_posix()
-            with open(path, "rb") as fh:
-                data = fh.read()
+            data = _read_recordings(path)
             if data and not data.endswith(b"\n"):
                 self._needs_newline.add(rel)
             for n, line in enumerate(data.split(b"\n"), 1):
@@ -75,7 +92,7 @@ class RecordingStore:
                     continue
                 try:
                     record = json.loads(line)
-                except ValueError:
+                except (ValueError, RecursionError):  # a cut-off write, garbage, or hostile nesting
                     self.bad_lines.append(f"{path}:{n}")
                     continue
                 key = record.get("key") if isinstance(record, dict) else None
@@ -136,7 +153,7 @@ class RecordingStore:
                 for line in fh:
                     try:
                         key = json.loads(line).get("key")
-                    except (ValueError, AttributeError):
+                    except (ValueError, AttributeError, RecursionError):
                         continue
                     if isinstance(key, str) and self._files.get(key) == rel and key not in keep:
                         keep[key] = json.dumps(self._records[key], ensure_ascii=False, separators=(",", ":")) + "\n"
