@@ -15,7 +15,9 @@ so that an application sees exactly what ``promptctl render`` shows.
 
 from __future__ import annotations
 
+import contextvars
 import posixpath
+import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -82,26 +84,159 @@ class _ConfinedLoader(jinja2.BaseLoader):
         return text, filename, lambda: True
 
 
+#: The most characters one render may produce (all messages together), and the most items every
+#: ``range()`` of one render may produce together: a template or an input value can make neither
+#: memory nor CPU run away. Documented in the README ("Safety").
+MAX_OUTPUT_CHARS = 1_000_000
+MAX_RANGE_ITEMS = 1_000_000
+_WIDTH_METHODS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs"})
+_budget: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("promptctl_render_budget", default=None)
+
+
+class RenderLimitError(TemplateError):
+    """A render that would exceed a limit (output size, repetition, width, loop items)."""
+
+
+def _limit(what: str, size: int, limit: int) -> RenderLimitError:
+    return RenderLimitError(
+        f"render limit: {what} would be {size:,}, over the limit of {limit:,}",
+        hint="templates and inputs may not produce huge texts or loops; check the input values",
+    )
+
+
+def _check_size(what: str, size: int) -> None:
+    if size > MAX_OUTPUT_CHARS:
+        raise _limit(what, size, MAX_OUTPUT_CHARS)
+
+
+def _bounded_range(*args: int) -> range:
+    r = range(*args)
+    budget = _budget.get()
+    if len(r) > MAX_RANGE_ITEMS or (budget is not None and len(r) > budget[0]):
+        raise _limit("the items of range() in this render", len(r) + (MAX_RANGE_ITEMS - budget[0] if budget else 0),
+                     MAX_RANGE_ITEMS)
+    if budget is not None:
+        budget[0] -= len(r)
+    return r
+
+
+def _text_size(value: Any) -> int:
+    return len(value) if isinstance(value, (str, list, tuple)) else 0
+
+
 class _StrictSandbox(ImmutableSandboxedEnvironment):
-    """The immutable sandbox, where an unsafe attribute raises at once.
+    """The immutable sandbox, where an unsafe attribute raises at once, and whose work is bounded.
 
     jinja2's sandbox returns an Undefined for an unsafe attribute, which
-    ``default`` or ``is defined`` would quietly turn into empty text.
+    ``default`` or ``is defined`` would quietly turn into empty text. Repetition (``'=' * n``),
+    ``**``, string widths (``center``, ``%``-formats, ``format``), ``lipsum`` and ``range`` are
+    checked before they run, so no template or input can exhaust memory or CPU.
     """
+
+    intercepted_binops = frozenset({"*", "**", "%"})
 
     def unsafe_undefined(self, obj: Any, attribute: str) -> jinja2.Undefined:
         raise SecurityError(f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe.")
 
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            for seq, n in ((left, right), (right, left)):
+                if isinstance(n, int) and _text_size(seq):
+                    _check_size("a repeated text or list", _text_size(seq) * n)
+        elif operator == "**":
+            if isinstance(left, int) and isinstance(right, int) and abs(left) > 1 and right > 4096:
+                raise _limit("an exponent", right, 4096)
+        elif operator == "%" and isinstance(left, str):
+            _check_format_widths(left, right)
+        return super().call_binop(context, operator, left, right)
+
+    def wrap_str_format(self, value: Any) -> Any:
+        wrapped = super().wrap_str_format(value)
+        if wrapped is None:
+            return None
+        text = value.__self__
+
+        def bounded(*args: Any, **kwargs: Any) -> str:  # str.format / format_map: widths checked first
+            _check_format_widths(text, args)
+            return wrapped(*args, **kwargs)  # type: ignore[no-any-return]
+
+        return bounded
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 - jinja's signature
+        name = getattr(__obj, "__name__", "")
+        owner = getattr(__obj, "__self__", None)
+        if isinstance(owner, str):
+            if name in _WIDTH_METHODS and args and isinstance(args[0], int):
+                _check_size(f"str.{name}() width", args[0])
+            elif name in ("format", "format_map"):
+                _check_format_widths(owner, args or kwargs)
+            elif name == "join" and args:
+                items = args[0]
+                if isinstance(items, (list, tuple)):
+                    _check_size("a joined text", len(owner) * len(items) + sum(_text_size(i) for i in items))
+            elif name == "replace" and len(args) >= 2 and isinstance(args[1], str):
+                _check_size("a replaced text", len(owner) + owner.count(args[0]) * len(args[1]) if args[0] else
+                            len(owner) * (len(args[1]) + 1))
+        return super().call(__context, __obj, *args, **kwargs)
+
+
+_FORMAT_WIDTH = re.compile(r"[%:{][^%:{}a-zA-Z]*?(\d{4,})")
+
+
+def _check_format_widths(fmt: str, args: Any) -> None:
+    """Refuse %-formats and format() specs whose width or precision is huge (or taken from an argument)."""
+    for m in _FORMAT_WIDTH.finditer(fmt):
+        _check_size("a format width", int(m.group(1)))
+    if "*" in fmt and "%" in fmt:
+        values = args if isinstance(args, tuple) else (args,)
+        for v in values:
+            if isinstance(v, int):
+                _check_size("a format width", abs(v))
+
+
+def _center(value: Any, width: int = 80) -> str:
+    if isinstance(width, int):
+        _check_size("center() width", width)
+    return str(value).center(width)
+
+
+def _indent(s: Any, width: Any = 4, first: bool = False, blank: bool = False) -> str:
+    from jinja2.filters import do_indent
+
+    if isinstance(width, int):
+        _check_size("indent() width", width * max(1, str(s).count("\n") + 1))
+    elif isinstance(width, str):
+        _check_size("indent() text", len(width) * max(1, str(s).count("\n") + 1))
+    return do_indent(s, width, first, blank)
+
+
+def _format(value: str, *args: Any, **kwargs: Any) -> str:
+    from jinja2.filters import do_format
+
+    _check_format_widths(str(value), args)
+    return do_format(value, *args, **kwargs)
+
+
+def _lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:  # noqa: A002 - jinja's names
+    from jinja2.utils import generate_lorem_ipsum
+
+    if isinstance(n, int) and isinstance(max, int) and n * max > MAX_OUTPUT_CHARS // 8:
+        raise _limit("lipsum() words", n * max, MAX_OUTPUT_CHARS // 8)
+    return generate_lorem_ipsum(n=n, html=html, min=min, max=max)
+
 
 def make_environment(read: PartialReader) -> ImmutableSandboxedEnvironment:
     """The sandboxed environment prompts render in."""
-    return _StrictSandbox(
+    env = _StrictSandbox(
         loader=_ConfinedLoader(read),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         auto_reload=False,
         cache_size=-1,
     )
+    env.globals.update(range=_bounded_range, lipsum=_lipsum)
+    env.filters.update(center=_center, indent=_indent, format=_format)
+    return env
 
 
 _Origin = tuple[str, int, int, bool]  # file, line of template line 1 (0: unknown), col, block scalar
@@ -218,14 +353,28 @@ class Renderer:
         problem) and defaults applied.
         """
         context = validate_inputs(prompt.inputs, values, prompt=prompt.name) if validate else dict(values)
+        token = _budget.set([MAX_RANGE_ITEMS])
+        try:
+            return self._render(prompt, context)
+        finally:
+            _budget.reset(token)
+
+    def _render(self, prompt: Prompt, context: Mapping[str, Any]) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
+        size = 0
         for index, entry in enumerate(prompt.messages):
             if isinstance(entry, HistorySlot):
                 out.extend(_history(context.get(entry.input), entry.input, prompt.name))
                 continue
             tmpl = self.compile_message(prompt, index, entry)
             try:
-                content = tmpl.render(context)
+                parts = []
+                for chunk in tmpl.generate(context):
+                    size += len(chunk)
+                    if size > MAX_OUTPUT_CHARS:
+                        raise _limit(f"the rendered text of {prompt.name!r}", size, MAX_OUTPUT_CHARS)
+                    parts.append(chunk)
+                content = "".join(parts)
             except TemplateError as e:
                 if e.line is not None:
                     raise
@@ -281,6 +430,8 @@ class Renderer:
             )
         if isinstance(exc, IncludeError):
             return IncludeError(exc.message, path=file, line=line, col=col, hint=exc.hint)
+        if isinstance(exc, RenderLimitError):
+            return RenderLimitError(exc.message, path=file, line=line, col=col, hint=exc.hint)
         if isinstance(exc, RecursionError):
             return IncludeError(
                 "templates include each other without end", path=file, line=line, col=col, hint="break the cycle"

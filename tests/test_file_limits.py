@@ -127,3 +127,38 @@ def test_a_ref_naming_a_file_in_a_revision_is_a_usage_error(git_repo, git_env, c
     for ref in ("HEAD:promptctl.yaml", "HEAD^{tree}"):
         r = cli(["render", "summarize", "-i", "text=x", "--ref", ref], cwd=git_repo.root)
         assert r.code == 2 and "unexpected" not in r.err, (ref, r.err)
+
+
+# -- rendering has limits (in the CLI and the runtime: one sandbox) ----------------------------------
+
+
+@pytest.mark.parametrize("content,inputs", [
+    ("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}", []),
+    ("{{ lipsum(n=10**7) }}", []),
+    ("{{ '=' * width }}", ["-i", "width=3000000000"]),
+    ("{{ 'x' | center(width) }}", ["-i", "width=3000000000"]),
+    ("{{ '%*d' % (width, 1) }}", ["-i", "width=3000000000"]),
+    ("{{ '{:>3000000000}'.format(1) }}", []),
+    ("{{ 2 ** 100000000 }}", []),
+    ("{% for i in range(900) %}{{ 'y' * 2000 }}{% endfor %}", []),
+])
+def test_renders_are_bounded_in_output_and_work(demo, content, inputs):
+    (demo / "prompts/big.prompt.yaml").write_text(
+        "inputs: {width: {type: integer, default: 1}}\nmessages:\n  - role: user\n"
+        f"    content: \"{content}\"\n")
+    inputs_file = demo / "in.json"
+    inputs_file.write_text('{"width": 3000000000}' if inputs else "{}")
+    p = _run(["render", "big", "--inputs", str(inputs_file)], demo, timeout=60)
+    assert p.returncode == 2, (content, p.returncode, p.stderr[-500:])
+    assert "render limit" in p.stderr and "big.prompt.yaml" in p.stderr, p.stderr
+
+
+def test_the_runtime_renders_with_the_same_limits():
+    from promptctl.errors import TemplateError
+    from promptctl.model import Message, Prompt as PromptData  # noqa: F401 - the shapes the renderer takes
+    from promptctl.templates import MAX_OUTPUT_CHARS, Renderer, make_environment
+
+    env = make_environment(lambda name: ("", name))
+    with pytest.raises(TemplateError, match="render limit"):
+        env.from_string("{{ 'a' * n }}").render(n=MAX_OUTPUT_CHARS + 1)
+    assert Renderer  # the runtime's Prompt.render goes through Renderer.render, which bounds the output
