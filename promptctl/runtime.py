@@ -157,16 +157,12 @@ class Prompt:
         """
         alias = self._alias(self._data.model)
         kwargs: dict[str, Any] = {**alias.get("params", {}), **self._data.params}
-        kwargs["model"] = alias["model"]
+        kwargs.update(_endpoint(alias))
         kwargs["messages"] = self.render(**inputs)
-        if alias.get("api_base"):
-            kwargs["api_base"] = alias["api_base"]
-        if alias.get("api_key_env") and os.environ.get(alias["api_key_env"]):
-            kwargs["api_key"] = os.environ[alias["api_key_env"]]
         if self._data.fallbacks:
             # litellm takes a dict of completion kwargs per fallback: each keeps its own endpoint and key,
             # instead of being sent to the primary's server with the primary's key.
-            kwargs["fallbacks"] = [self._fallback(f) for f in self._data.fallbacks]
+            kwargs["fallbacks"] = [_endpoint(self._alias(f)) for f in self._data.fallbacks]
         output = self._data.output
         if output.get("format") == "json":
             schema = output.get("schema")
@@ -177,16 +173,6 @@ class Prompt:
             )
         return kwargs
 
-    def _fallback(self, model: str) -> dict[str, Any]:
-        """One fallback as litellm expects it: ``{"model", "api_base"?, "api_key"?}``."""
-        alias = self._alias(model)
-        out: dict[str, Any] = {"model": alias["model"]}
-        if alias.get("api_base"):
-            out["api_base"] = alias["api_base"]
-        if alias.get("api_key_env") and os.environ.get(alias["api_key_env"]):
-            out["api_key"] = os.environ[alias["api_key_env"]]
-        return out
-
     def _alias(self, model: str | None) -> dict[str, Any]:
         if model is None:
             raise PromptctlError(f"prompt {self.name!r} names no model", hint="set `model:` or defaults.model")
@@ -196,6 +182,16 @@ class Prompt:
         if isinstance(spec, str):
             return {"model": spec}
         return dict(spec)
+
+
+def _endpoint(alias: Mapping[str, Any]) -> dict[str, Any]:
+    """An alias as litellm is called with it: ``{"model", "api_base"?, "api_key"?}`` (the key read now)."""
+    out: dict[str, Any] = {"model": alias["model"]}
+    if alias.get("api_base"):
+        out["api_base"] = alias["api_base"]
+    if alias.get("api_key_env") and os.environ.get(alias["api_key_env"]):
+        out["api_key"] = os.environ[alias["api_key_env"]]
+    return out
 
 
 def _schema_name(name: str) -> str:

@@ -112,9 +112,9 @@ def _check_size(what: str, size: int) -> None:
 def _bounded_range(*args: int) -> range:
     r = range(*args)
     budget = _budget.get()
-    if len(r) > MAX_RANGE_ITEMS or (budget is not None and len(r) > budget[0]):
-        raise _limit("the items of range() in this render", len(r) + (MAX_RANGE_ITEMS - budget[0] if budget else 0),
-                     MAX_RANGE_ITEMS)
+    used = MAX_RANGE_ITEMS - budget[0] if budget is not None else 0
+    if used + len(r) > MAX_RANGE_ITEMS:
+        raise _limit("the items of range() in this render", used + len(r), MAX_RANGE_ITEMS)
     if budget is not None:
         budget[0] -= len(r)
     return r
@@ -168,9 +168,7 @@ class _StrictSandbox(ImmutableSandboxedEnvironment):
         if isinstance(owner, str):
             if name in _WIDTH_METHODS and args and isinstance(args[0], int):
                 _check_size(f"str.{name}() width", args[0])
-            elif name in ("format", "format_map"):
-                _check_format_widths(owner, args or kwargs)
-            elif name == "join" and args:
+            elif name == "join" and args:  # (str.format never reaches call(): see wrap_str_format)
                 items = args[0]
                 if isinstance(items, (list, tuple)):
                     _check_size("a joined text", len(owner) * len(items) + sum(_text_size(i) for i in items))

@@ -48,7 +48,7 @@ def test_o_to_a_folder_is_a_usage_error(tmp_path, cli):
     assert list(folder.iterdir()) == []
 
 
-def test_reports_recordings_and_goldens_get_the_umask_mode(tmp_path, cli):
+def test_reports_and_atomic_rewrites_get_the_umask_mode(tmp_path, cli):
     demo = _demo(tmp_path)
     old = os.umask(0o022)
     try:
@@ -57,7 +57,7 @@ def test_reports_recordings_and_goldens_get_the_umask_mode(tmp_path, cli):
         report_mode = (tmp_path / "r.xml").stat().st_mode & 0o777
         from promptctl.fileio import write_atomic
 
-        write_atomic(tmp_path / "x.jsonl", b"{}\n")
+        write_atomic(tmp_path / "x.jsonl", b"{}\n")  # what recording compaction and golden rewrites call
         atomic_mode = (tmp_path / "x.jsonl").stat().st_mode & 0o777
     finally:
         os.umask(old)

@@ -153,12 +153,13 @@ def test_renders_are_bounded_in_output_and_work(demo, content, inputs):
     assert "render limit" in p.stderr and "big.prompt.yaml" in p.stderr, p.stderr
 
 
-def test_the_runtime_renders_with_the_same_limits():
+def test_the_runtime_renders_with_the_same_limits(demo):
     from promptctl.errors import TemplateError
-    from promptctl.model import Message, Prompt as PromptData  # noqa: F401 - the shapes the renderer takes
-    from promptctl.templates import MAX_OUTPUT_CHARS, Renderer, make_environment
+    from promptctl.runtime import Registry
 
-    env = make_environment(lambda name: ("", name))
+    (demo / "prompts/big.prompt.yaml").write_text(
+        "inputs: {width: integer}\nmessages:\n  - role: user\n    content: \"{{ '=' * width }}\"\n")
+    p = Registry.from_project(demo).get("big")
+    assert p.render(width=3)[0]["content"] == "==="
     with pytest.raises(TemplateError, match="render limit"):
-        env.from_string("{{ 'a' * n }}").render(n=MAX_OUTPUT_CHARS + 1)
-    assert Renderer  # the runtime's Prompt.render goes through Renderer.render, which bounds the output
+        p.render(width=20_000_000)  # over the limit, yet harmless (20 MB) if the limit ever regressed

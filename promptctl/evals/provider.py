@@ -58,6 +58,11 @@ class Endpoint:
     api_key_env: str | None = None
     params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), hash=False)
 
+    def key_fields(self) -> dict[str, Any]:
+        """What of the endpoint a recording key covers: its ``api_base`` when it has one (two servers
+        behind one model string answer differently), never the key."""
+        return {"api_base": self.api_base.rstrip("/")} if self.api_base else {}
+
 
 @dataclass(frozen=True, slots=True)
 class ChatRequest:
@@ -78,12 +83,8 @@ class ChatRequest:
         }
 
     def key_payload(self) -> dict[str, Any]:
-        """What the recording key covers: the payload and, when the alias names one, the endpoint
-        (two servers behind one model string answer differently); never the key."""
-        payload = self.payload()
-        if self.endpoint.api_base:
-            payload["api_base"] = self.endpoint.api_base.rstrip("/")
-        return payload
+        """What the recording key covers: the payload and the endpoint (see Endpoint.key_fields)."""
+        return {**self.payload(), **self.endpoint.key_fields()}
 
 
 @dataclass(frozen=True, slots=True)

@@ -617,7 +617,7 @@ class Caller:
 
     async def embed(self, endpoint: Endpoint, texts: list[str]) -> list[list[float]]:
         """One vector per text, each recorded on its own (a golden's vector is reused)."""
-        keys = [request_key("embedding", _endpoint_key({"model": endpoint.model, "text": t}, endpoint)) for t in texts]
+        keys = [request_key("embedding", {"model": endpoint.model, "text": t, **endpoint.key_fields()}) for t in texts]
         vectors: dict[int, list[float]] = {}
         if self.mode in ("auto", "replay"):
             for i, key in enumerate(keys):
@@ -864,11 +864,6 @@ def _jobs(
             for i, case in enumerate(cases):
                 jobs.append(_Job(project, dataset, result, i, case, prompt, model, error))
     return results, jobs
-
-
-def _endpoint_key(payload: dict[str, Any], endpoint: Any) -> dict[str, Any]:
-    """``payload`` with the endpoint's api_base, when it has one (see ChatRequest.key_payload)."""
-    return {**payload, "api_base": endpoint.api_base.rstrip("/")} if endpoint.api_base else payload
 
 
 def run_secrets(project: Project) -> list[str]:
