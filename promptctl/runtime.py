@@ -36,7 +36,7 @@ from .model import Prompt as PromptData
 from .registry.bundle import bundle_key, bundle_prompt, decode_bundle
 from .registry.channels import decode_record, head_key, record_hash, record_key, record_seqs
 from .registry.stores import LocalStore, open_store
-from .templates import PartialNotFound, Renderer
+from .templates import PartialNotFound, RenderLimits, Renderer
 
 __all__ = ["Prompt", "Registry", "RegistryStatus"]
 
@@ -201,7 +201,9 @@ def _schema_name(name: str) -> str:
 class _Snapshot:
     """One verified bundle and the runtime prompts built from it (immutable once built)."""
 
-    def __init__(self, bundle: Mapping[str, Any], raw: bytes | None, source: str) -> None:
+    def __init__(
+        self, bundle: Mapping[str, Any], raw: bytes | None, source: str, limits: RenderLimits | None = None
+    ) -> None:
         self.bundle = bundle
         self.raw = raw
         self.source = source  # "registry" or "cache"
@@ -215,7 +217,7 @@ class _Snapshot:
                 raise PartialNotFound(name, f"{self.version}:partials/{name}")
             return partials[name], f"{self.version}:{name}"
 
-        self.renderer = Renderer(read)
+        self.renderer = Renderer(read, limits)
         self.models = (bundle.get("project") or {}).get("models") or {}
         self._prompts: dict[str, Prompt] = {}
         self._lock = threading.Lock()
@@ -243,7 +245,10 @@ class Registry:
     host serving a registry folder). ``channel`` (default ``production``) follows a channel;
     ``version="v3"`` pins one version instead. ``refresh_s``: how often a background thread checks
     the channel head (``0`` or ``None``: never; call :meth:`refresh`). ``cache_dir``: where the last
-    verified bundle is kept, and served from when the registry is unreachable.
+    verified bundle is kept, and served from when the registry is unreachable. ``render_limits``: a
+    :class:`~promptctl.templates.RenderLimits` bounding each render (output characters, ``range()``
+    items, for-loop iterations); default ``RenderLimits()``, the limits ``promptctl render`` uses
+    without a ``render:`` section in promptctl.yaml (a bundle does not carry them).
     """
 
     def __init__(
@@ -254,12 +259,14 @@ class Registry:
         version: str | int | None = None,
         refresh_s: float | None = 30,
         cache_dir: str | os.PathLike[str] | None = None,
+        render_limits: RenderLimits | None = None,
     ) -> None:
         self.url = os.fspath(url)
         self.channel = None if version is not None else channel
         self.pinned = _version_number(version) if version is not None else None
         self.refresh_s = refresh_s
         self.cache_dir = os.fspath(cache_dir) if cache_dir is not None else None
+        self.render_limits = render_limits
         self._store = _open(self.url)
         self._lock = threading.Lock()
         self._snapshot: _Snapshot | None = None
@@ -340,9 +347,10 @@ class Registry:
         a plain HTTP store, which cannot list, probes for the record after the mirror's, so a
         stale mirror is noticed. From the record served last (or, on the first load, the one
         before the head) up to the head, every record must exist, decode, and link to the one
-        before it; a head lower than the one served, a record that changed since it was served,
-        a mirror that disagrees with its record, or a broken link is an IntegrityError (the last
-        good bundle keeps being served).
+        before it (a repair record to its anchor, so a repaired channel is followed across the
+        damaged records it skips); a head lower than the one served, a record that changed since
+        it was served, a mirror that disagrees with its record, or a broken link is an
+        IntegrityError (the last good bundle keeps being served).
         """
         assert self.channel is not None
         store, channel = self._store, self.channel
@@ -366,29 +374,42 @@ class Registry:
                 path=head_key(channel),
                 hint="someone replaced or removed channel records; run `promptctl verify`",
             )
-        base = served["seq"] if served is not None else max(1, target - 1)
-        chain: list[dict[str, Any]] = []
-        for seq in range(base, target + 1):
+        # Walk back from the head along the links (a repair record links to its anchor, any other
+        # record to the one before it) down to the record served (or, on the first load, one link).
+        def read(seq: int, why: str) -> dict[str, Any]:
             rkey = record_key(channel, seq)
             raw = raws.get(seq)
             if raw is None:
                 raw = store.read(rkey)
             if raw is None:
-                what = "HEAD.json names it" if seq == mirror["seq"] else "the channel's records skip it"
-                raise IntegrityError(f"record {seq} of channel {channel!r} is missing ({what})", path=rkey,
+                raise IntegrityError(f"record {seq} of channel {channel!r} is missing ({why})", path=rkey,
                                      hint="run `promptctl verify`")
-            record = decode_record(raw, key=rkey, channel=channel, seq=seq)
-            if chain and record.get("prev") != record_hash(chain[-1]):
-                raise IntegrityError(f"hash chain broken: record {seq} does not link to record {seq - 1}", path=rkey,
-                                     hint="run `promptctl verify`")
-            chain.append(record)
-        if served is not None and chain[0] != served:
+            return decode_record(raw, key=rkey, channel=channel, seq=seq)
+
+        what = "HEAD.json names it" if target == mirror["seq"] else "the channel's records skip it"
+        head = read(target, what)
+        seen = {target: head}
+        record = head
+        floor = served["seq"] if served is not None else 0
+        for _ in range(target):
+            if record["seq"] <= floor or record["prev"] is None:
+                break
+            pred = record["repair"]["anchor"] if record["action"] == "repair" else record["seq"] - 1
+            before = read(pred, f"record {record['seq']} links to it")
+            if record["prev"] != record_hash(before):
+                raise IntegrityError(f"hash chain broken: record {record['seq']} does not link to record {pred}",
+                                     path=record_key(channel, record["seq"]), hint="run `promptctl verify`")
+            seen[pred] = before
+            record = before
+            if served is None:
+                break  # the first load checks one link
+        if served is not None and served["seq"] in seen and seen[served["seq"]] != served:
             raise IntegrityError(f"record {served['seq']} of channel {channel!r} changed after it was served",
                                  path=record_key(channel, served["seq"]), hint="run `promptctl verify`")
-        if base <= mirror["seq"] <= target and chain[mirror["seq"] - base] != mirror:
+        if mirror["seq"] in seen and seen[mirror["seq"]] != mirror:
             raise IntegrityError(f"HEAD.json and record {mirror['seq']} disagree: one of them is damaged",
                                  path=head_key(channel), hint="run `promptctl verify`")
-        return chain[-1]
+        return head
 
     def _load(self, *, initial: bool = False) -> None:
         self._last_check = time.time()
@@ -414,7 +435,7 @@ class Registry:
         self._stale_since = None
         current = self._snapshot
         if current is None or current.digest != bundle["digest"] or current.source == "cache":
-            snapshot = _Snapshot(bundle, raw, "registry")
+            snapshot = _Snapshot(bundle, raw, "registry", self.render_limits)
             self._snapshot = snapshot  # one reference assignment: readers see the old or the new, never a mix
             self._write_cache(raw)
 
@@ -441,7 +462,7 @@ class Registry:
             bundle = decode_bundle(raw, key=path, version=self.pinned)
         except Exception:  # noqa: BLE001 - a missing or damaged cache is never served
             return None
-        return _Snapshot(bundle, raw, "cache")
+        return _Snapshot(bundle, raw, "cache", self.render_limits)
 
     def _write_cache(self, raw: bytes) -> None:
         path = self._cache_path()
@@ -549,6 +570,7 @@ class Registry:
         self.pinned = None
         self.refresh_s = None
         self.cache_dir = None
+        self.render_limits = None  # the project's promptctl.yaml `render:` applies
         self._lock = threading.Lock()
         self._snapshot = None
         self._last_check = None

@@ -161,19 +161,26 @@ def versions_command(
 ) -> None:
     """List published versions, newest first: number, date (UTC), commit, prompts, actor, channels, message.
 
-    Every bundle's digest is checked; a corrupt one is an error (exit 1) naming it.
+    Every bundle's digest is checked. A damaged bundle is listed as DAMAGED with what is wrong,
+    the good ones are listed as usual, and the exit code is 1 (so is a channel whose records are
+    damaged: see `promptctl history CHANNEL`). JSON rows carry "damaged": null or the reason.
     """
     from ..registry.formats import format_versions
     from ..registry.ops import versions
 
     handle = _open(project, registry)
-    rows = versions(handle)
+    found = versions(handle)
+    rows = found.rows
     if fmt is TextOrJson.json:
         emit_json([r.to_json() for r in reversed(rows)])
-        return
-    if not rows:
-        note(f"nothing published yet in {handle.url}: run `promptctl publish`")
-    typer.echo(format_versions(rows), nl=False)
+    else:
+        if not rows:
+            note(f"nothing published yet in {handle.url}: run `promptctl publish`")
+        typer.echo(format_versions(rows), nl=False)
+    for problem in found.problems:
+        note(f"error: {problem}")
+    if not found.ok:
+        raise typer.Exit(1)
 
 
 @app.command("history")
@@ -186,16 +193,21 @@ def history_command(
 ) -> None:
     """A channel's audit log, newest first: every move, who made it, when (UTC) and why.
 
-    The records' hash chain is checked; a broken one is an error (exit 1) naming the record.
+    The records' hash chain is checked. A damaged record is listed as DAMAGED (with the repair
+    record that skips it, if any) and the good ones as usual; damage no repair has skipped yet
+    is an error (exit 1) naming the record. JSON: the records, and for each damaged one an
+    object with "damaged" (missing, corrupt or unverified), "seq", "message", "repaired_by".
     """
     from ..registry.formats import format_history
     from ..registry.ops import history
 
-    records = history(_open(project, registry), channel, limit=max_count)
+    log = history(_open(project, registry), channel, limit=max_count)
     if fmt is TextOrJson.json:
-        emit_json(records)
+        emit_json(log.to_json())
     else:
-        typer.echo(format_history(records), nl=False)
+        typer.echo(format_history(log.entries), nl=False)
+    if log.problem is not None:
+        raise log.problem
 
 
 @app.command("show")
@@ -223,8 +235,19 @@ def show_command(
 @app.command("verify")
 def verify_command(
     repair: Annotated[
-        bool, typer.Option("--repair", help="Rewrite missing or stale HEAD.json mirrors of channels whose records check out.")
+        bool,
+        typer.Option("--repair", help="Rewrite missing or stale HEAD.json mirrors of channels whose records check out; "
+                     "with --channel, also re-anchor that channel's broken chain (a new audited record)."),
     ] = False,
+    channel: Annotated[
+        Optional[str], typer.Option("--channel", help="With --repair: the channel whose damaged records to skip.")
+    ] = None,
+    to: Annotated[
+        Optional[str],
+        typer.Option("--to", help="With --repair --channel: the version the channel serves after the repair. "
+                     "Default: the version of its last good record."),
+    ] = None,
+    reason: ReasonOption = None,
     fmt: FormatOption = TextOrJson.text,
     registry: RegistryOption = None,
     project: ProjectOption = None,
@@ -232,8 +255,30 @@ def verify_command(
     """Check the whole registry: every bundle's digest, canonical form, schema and prompt hashes, and every
     channel's records (hash chain, bundle digests) and HEAD.json mirror.
 
-    Prints one line per problem (corrupt, missing or stale object) and exits 1 when there is any.
+    Prints one line per problem (corrupt, missing, stale or unverified object) and exits 1 when
+    there is any. Damage a repair record has skipped is noted on stderr ("known damage") and is
+    not a problem.
+
+    A channel with a damaged record refuses to move. `promptctl verify --repair --channel production
+    -m "why"` appends a repair record that names the damaged records, links to the last good one,
+    and serves its version (or --to vN), keeping its hold; nothing is rewritten or deleted.
     """
+    from ..errors import UsageError
+
+    if (channel or to or reason) and not repair:
+        raise UsageError("--channel, --to and -m go with --repair", hint="promptctl verify --repair --channel C -m WHY")
+    if to and not channel:
+        raise UsageError("--to needs --channel", hint="promptctl verify --repair --channel C --to vN -m WHY")
+    if channel:
+        from ..registry.formats import move_line
+        from ..registry.ops import repair as repair_channel
+
+        handle = _open(project, registry)
+        move = repair_channel(handle, channel, actor=_actor(handle), reason=reason or "", to=to)
+        if move.written:
+            note(f"{move_line(move)}: {move.note}")
+        else:
+            note(move.note or "nothing to repair")
     from ..registry.formats import format_verify, verify_summary
     from ..registry.verify import verify_registry
 
@@ -244,6 +289,8 @@ def verify_command(
         typer.echo(format_verify(report), nl=False)
     for line in report.repaired:
         note(f"repaired {line}")
+    for known in report.acknowledged:
+        note(f"known damage: {known}")
     note(verify_summary(report))
     if not report.ok:
         raise typer.Exit(1)

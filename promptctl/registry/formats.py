@@ -41,6 +41,10 @@ def format_versions(rows: list[Any]) -> str:
     lines = []
     width = max(len(f"v{r.version}") for r in rows)
     for r in reversed(rows):
+        if r.damaged:
+            channels = f"  [{', '.join(r.channels)}]" if r.channels else ""
+            lines.append(f"v{r.version}".ljust(width) + f"  DAMAGED{channels}  {_text(r.damaged)}")
+            continue
         commit = (r.git.get("commit") or "")[:7] or "-"
         if r.git.get("dirty"):
             commit += "+dirty"
@@ -52,12 +56,19 @@ def format_versions(rows: list[Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def format_history(records: list[dict[str, Any]]) -> str:
-    """The audit log, newest first: seq, time, action, from -> to, hold, actor, reason."""
-    by_seq = {r["seq"]: r for r in records}
+def format_history(entries: list[Any]) -> str:
+    """The audit log, newest first: seq, time, action, from -> to, hold, actor, reason; a damaged
+    record is a ``DAMAGED`` line saying what is wrong and which repair record skips it."""
+    good = [e for e in entries if isinstance(e, dict)]
+    before_of = {r["seq"]: good[i + 1] for i, r in enumerate(good[:-1])}
     lines = []
-    for r in records:
-        before = by_seq.get(r["seq"] - 1)
+    for r in entries:
+        if not isinstance(r, dict):
+            which = f"#{r.seq}" if r.last == r.seq else f"#{r.seq}-{r.last}"
+            fixed = f"(skipped by repair #{r.repaired_by})" if r.repaired_by else "(not repaired)"
+            lines.append(f"{which:<5}  DAMAGED  {_text(r.message)}  {fixed}")
+            continue
+        before = before_of.get(r["seq"])
         if before is not None and before["version"] != r["version"]:
             move = f"v{before['version']} -> v{r['version']}"
         else:
@@ -136,6 +147,8 @@ def verify_summary(report: Any) -> str:
     counts = (f"{report.bundles} bundle{'s' if report.bundles != 1 else ''}, {report.channels} "
               f"channel{'s' if report.channels != 1 else ''} ({report.records} record{'s' if report.records != 1 else ''})")
     if report.ok:
-        return f"ok: {counts} in {report.registry} verified"
+        known = len(report.acknowledged)
+        repaired = f"; {known} damaged record{'s' if known != 1 else ''} skipped by repairs" if known else ""
+        return f"ok: {counts} in {report.registry} verified{repaired}"
     n = len(report.problems)
     return f"{n} problem{'s' if n != 1 else ''} in {report.registry} ({counts} checked)"

@@ -9,9 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ChannelHeldError, NotFoundError, UsageError
+from ..errors import ChannelHeldError, IntegrityError, NotFoundError, PromptctlError, UsageError
 from .bundle import bundle_prompt, list_versions, read_bundle
-from .channels import append_record, check_channel_name, list_channels, read_records, record_seqs
+from .channels import (
+    Damage,
+    append_record,
+    check_channel_name,
+    check_mirror,
+    list_channels,
+    read_records,
+    record_seqs,
+    scan_records,
+)
 from .resolve import RegistryHandle, Target, channel_bundle, resolve_target
 from .stores import Store
 
@@ -151,6 +160,59 @@ def release(handle: RegistryHandle, channel: str, *, actor: str, reason: str | N
     return MoveResult(channel, "release", True, record, head)
 
 
+def repair(
+    handle: RegistryHandle,
+    channel: str,
+    *,
+    actor: str,
+    reason: str,
+    to: str | None = None,
+) -> MoveResult:
+    """Re-anchor a channel whose chain is broken on its last good record: append one ``repair`` record
+    above every record, naming the damaged ones it skips and linking to the last good one.
+
+    The channel serves ``to`` (a version or another channel) or the last good record's version,
+    and keeps that record's hold (a channel with no good record is held). Nothing is rewritten.
+    A channel with nothing to repair writes nothing (``written`` False).
+    """
+    check_channel_name(channel)
+    if not (reason or "").strip():
+        raise UsageError("a repair needs a reason: say why with -m", hint="e.g. -m 'record 3 damaged by a disk fault'")
+    store = handle.store
+    scan = scan_records(store, channel)
+    good = scan.records
+    anchor = good[-1] if good else None
+    if not scan.broken:
+        head = good[-1]
+        return MoveResult(channel, "repair", False, head, head, note=f"{channel}: the records check out; nothing to repair")
+    if to is not None:
+        target = resolve_target(store, to)
+    elif anchor is None:
+        raise UsageError(f"channel {channel!r} has no good record to re-anchor on",
+                         hint=f"name the version it should serve: `promptctl verify --repair --channel {channel} --to vN -m WHY`")
+    else:
+        try:
+            bundle = read_bundle(store, anchor["version"])
+        except PromptctlError as e:
+            raise UsageError(f"the last good record of {channel!r} ({anchor['seq']}) points at v{anchor['version']}, "
+                             f"which cannot be served: {e.message}", hint="name the version to serve with --to vN") from None
+        if bundle["digest"] != anchor["digest"]:
+            raise UsageError(f"record {anchor['seq']} of {channel!r} names a digest that is not v{anchor['version']}'s",
+                             hint="name the version to serve with --to vN")
+        target = Target(f"v{anchor['version']}", anchor["version"], bundle)
+    skipped = scan.broken
+    record = append_record(
+        store, channel, good, version=target.version, digest=target.bundle["digest"], action="repair", actor=actor,
+        reason=reason, held=anchor["held"] if anchor else True, seq=scan.top + 1,
+        repair={"anchor": anchor["seq"] if anchor else 0, "skipped": [d.skipped() for d in skipped]},
+    )
+    seqs = [str(d.seq) if d.last == d.seq else f"{d.seq}…{d.last}" for d in skipped]
+    which = f"record{'s' if len(seqs) > 1 or skipped[0].last != skipped[0].seq else ''} {', '.join(seqs)}"
+    on = f"re-anchored on record {anchor['seq']}" if anchor else "the chain starts again"
+    note = f"skipped damaged {which}; {on}, serving v{target.version}"
+    return MoveResult(channel, "repair", True, record, anchor, note=note)
+
+
 # -- reading -------------------------------------------------------------------------------------------
 
 
@@ -162,13 +224,14 @@ def channel_heads(store: Store) -> dict[str, dict[str, Any]]:
 @dataclass
 class VersionInfo:
     version: int
-    digest: str
-    created_at: str
+    digest: str | None
+    created_at: str | None
     actor: str | None
     message: str | None
     git: dict[str, Any]
-    prompts: int
+    prompts: int | None
     channels: list[str] = field(default_factory=list)
+    damaged: str | None = None  # why the bundle cannot be used (it is listed, never hidden)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -183,16 +246,45 @@ class VersionInfo:
             "dirty": self.git.get("dirty"),
             "prompts": self.prompts,
             "channels": self.channels,
+            "damaged": self.damaged,
         }
 
 
-def versions(handle: RegistryHandle) -> list[VersionInfo]:
-    """Every published version (oldest first), verified, with the channels that serve it."""
+@dataclass
+class Versions:
+    """Every published version, oldest first, and what could not be read (damaged bundles are rows;
+    a channel whose chain is broken is in ``problems``, since which version it serves is unknown)."""
+
+    rows: list[VersionInfo]
+    problems: list[PromptctlError]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and not any(r.damaged for r in self.rows)
+
+
+def versions(handle: RegistryHandle) -> Versions:
+    """Every published version (oldest first), verified, with the channels that serve it.
+
+    One damaged bundle or channel does not hide the rest: it is marked and reported.
+    """
     store = handle.store
-    heads = channel_heads(store)
+    heads: dict[str, dict[str, Any]] = {}
+    problems: list[PromptctlError] = []
+    for name in list_channels(store):
+        try:
+            heads[name] = read_records(store, name)[-1]
+        except IntegrityError as e:
+            problems.append(e)
     out = []
     for v in list_versions(store):
-        bundle = read_bundle(store, v)
+        channels = sorted(name for name, head in heads.items() if head["version"] == v)
+        try:
+            bundle = read_bundle(store, v)
+        except (IntegrityError, NotFoundError) as e:
+            out.append(VersionInfo(v, None, None, None, None, {}, None, channels, damaged=str(e)))
+            problems.append(e)
+            continue
         out.append(
             VersionInfo(
                 version=v,
@@ -202,17 +294,41 @@ def versions(handle: RegistryHandle) -> list[VersionInfo]:
                 message=bundle.get("message"),
                 git=dict(bundle.get("git") or {}),
                 prompts=len(bundle.get("prompts") or {}),
-                channels=sorted(name for name, head in heads.items() if head["version"] == v),
+                channels=channels,
             )
         )
-    return out
+    return Versions(out, problems)
 
 
-def history(handle: RegistryHandle, channel: str, *, limit: int | None = None) -> list[dict[str, Any]]:
-    """The channel's audit log, newest first: every record, verified."""
-    records = read_records(handle.store, channel)
-    newest = list(reversed(records))
-    return newest[:limit] if limit else newest
+@dataclass
+class History:
+    """A channel's audit log, newest first: good records (dicts) and damaged ones (:class:`Damage`,
+    marked with the repair record that skips them, if any); ``problem`` is the unrepaired damage."""
+
+    channel: str
+    entries: list[dict[str, Any] | Damage]
+    problem: IntegrityError | None = None
+
+    def records(self) -> list[dict[str, Any]]:
+        return [e for e in self.entries if isinstance(e, dict)]
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [e if isinstance(e, dict) else {"damaged": e.kind, **e.to_json()} for e in self.entries]
+
+
+def history(handle: RegistryHandle, channel: str, *, limit: int | None = None) -> History:
+    """The channel's audit log, newest first: every good record, and every damaged one marked."""
+    store = handle.store
+    scan = scan_records(store, channel)
+    problem = scan.error() if scan.broken else None
+    if problem is None:
+        try:
+            check_mirror(store, channel, scan.records[-1])
+        except IntegrityError as e:
+            problem = e
+    entries: list[dict[str, Any] | Damage] = [*scan.records, *scan.damaged]
+    entries.sort(key=lambda e: e["seq"] if isinstance(e, dict) else e.seq, reverse=True)
+    return History(channel, entries[:limit] if limit else entries, problem)
 
 
 def show(handle: RegistryHandle, name: str, prompt: str | None = None) -> dict[str, Any]:
@@ -241,5 +357,5 @@ def show(handle: RegistryHandle, name: str, prompt: str | None = None) -> dict[s
     }
 
 
-__all__ = ["MoveResult", "VersionInfo", "channel_bundle", "history", "promote", "release", "rollback", "show",
-           "versions"]
+__all__ = ["History", "MoveResult", "VersionInfo", "Versions", "channel_bundle", "history", "promote", "release",
+           "repair", "rollback", "show", "versions"]

@@ -7,15 +7,7 @@ from typing import Any
 
 from ..errors import IntegrityError
 from .bundle import bundle_key, bundle_prompt, decode_bundle, is_canonical, list_versions, prompt_hash
-from .channels import (
-    decode_record,
-    encode_record,
-    head_key,
-    list_channels,
-    record_hash,
-    record_key,
-    record_seqs,
-)
+from .channels import decode_record, encode_record, head_key, list_channels, record_key, scan_records
 from .stores import Store
 
 
@@ -42,6 +34,8 @@ class VerifyReport:
     records: int = 0
     problems: list[Problem] = field(default_factory=list)
     repaired: list[str] = field(default_factory=list)
+    #: damaged records a repair record skips: known, audited, no longer a problem
+    acknowledged: list[Problem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -59,6 +53,7 @@ class VerifyReport:
             "records": self.records,
             "problems": [p.to_json() for p in self.problems],
             "repaired": self.repaired,
+            "acknowledged": [p.to_json() for p in self.acknowledged],
         }
 
 
@@ -105,30 +100,17 @@ def _check_bundle(store: Store, version: int, report: VerifyReport) -> str | Non
 
 def _check_channel(store: Store, channel: str, digests: dict[int, str | None], report: VerifyReport,
                    repair: bool) -> None:
-    seqs = record_seqs(store, channel)
+    scan = scan_records(store, channel)
     before = len(report.problems)
-    prev: str | None = None
-    known_prev = True  # False after a record that could not be read: the next link cannot be checked
-    top: dict[str, Any] | None = None
-    for expected, seq in enumerate(seqs, 1):
-        if seq != expected:
-            report.add(record_key(channel, expected), "missing", f"records {expected}…{seq - 1} of {channel} are missing")
-            break
-        key = record_key(channel, seq)
-        report.records += 1
-        raw = store.read(key)
-        try:
-            if raw is None:
-                raise IntegrityError("listed but cannot be read", path=key)
-            record = decode_record(raw, key=key, channel=channel, seq=seq)
-        except IntegrityError as e:
-            report.add(key, "corrupt", e.message)
-            known_prev, top = False, None
-            continue
+    report.records += len(scan.records) + sum(d.last - d.seq + 1 for d in scan.damaged)
+    for d in scan.damaged:
+        if d.repaired_by is None:
+            report.add(d.key, d.kind, d.message)
+        else:
+            report.acknowledged.append(Problem(d.key, d.kind, f"{d.message}; skipped by repair record {d.repaired_by}"))
+    for record in scan.records:
+        key = record_key(channel, record["seq"])
         problem = schema_problem(record, "channel-record")
-        if problem is None and known_prev and record["prev"] != prev:
-            problem = (f"hash chain broken: prev does not match record {seq - 1} "
-                       f"(record {seq - 1} or this one was altered)" if seq > 1 else "the first record names a prev")
         version = record["version"]
         if problem is None and version not in digests:
             report.add(key, "missing", f"points at v{version}, and {bundle_key(version)} does not exist")
@@ -136,9 +118,8 @@ def _check_channel(store: Store, channel: str, digests: dict[int, str | None], r
             problem = f"points at v{version} with a digest that is not v{version}'s"
         if problem:
             report.add(key, "corrupt", problem)
-        prev, known_prev, top = record_hash(record), True, record
-    if not seqs:
-        return
+    top = scan.records[-1] if scan.records and not scan.broken else None
+    last = scan.top
     key = head_key(channel)
     raw = store.read(key)
     mirror_problem: tuple[str, str] | None = None
@@ -150,7 +131,6 @@ def _check_channel(store: Store, channel: str, digests: dict[int, str | None], r
         except IntegrityError as e:
             mirror_problem = ("corrupt", e.message)
         else:
-            last = seqs[-1]
             if mirror["seq"] > last:
                 mirror_problem = ("corrupt", f"names record {mirror['seq']}, but the highest record is {last}")
             elif mirror["seq"] < last:
