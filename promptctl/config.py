@@ -10,6 +10,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .errors import ProjectNotFoundError
+from .limits import RenderLimits
 
 CONFIG_NAME = "promptctl.yaml"
 
@@ -55,6 +56,7 @@ class Config:
     lint_severity: Mapping[str, str] = field(default_factory=dict)
     test: TestSettings = field(default_factory=TestSettings)
     s3: Mapping[str, Any] = field(default_factory=dict)
+    render: RenderLimits = field(default_factory=RenderLimits)  # the ``render:`` section: limits of one render
 
     def resolve_model(self, name: str) -> ModelAlias:
         """The alias named ``name``, or a plain litellm model string wrapped as one."""
@@ -109,6 +111,8 @@ def parse_config(data: Mapping[str, Any], root: Path) -> Config:
     lint = data.get("lint") or {}
     test = data.get("test") or {}
     known = TestSettings.__dataclass_fields__
+    render = data.get("render") or {}
+    render_known = RenderLimits.__dataclass_fields__
     return Config(
         root=root,
         prompts=_clean(data.get("prompts", "prompts")),
@@ -123,6 +127,7 @@ def parse_config(data: Mapping[str, Any], root: Path) -> Config:
         lint_severity=MappingProxyType(dict(lint.get("severity") or {})),
         test=TestSettings(**{k: v for k, v in test.items() if k in known}),
         s3=MappingProxyType(dict(data.get("s3") or {})),
+        render=RenderLimits(**{k: int(v) for k, v in render.items() if k in render_known}),  # 100.0 is an integer
     )
 
 

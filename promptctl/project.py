@@ -108,7 +108,7 @@ class Project:
     def __init__(self, config: Config, source: Source) -> None:
         self.config = config
         self.source = source
-        self.renderer = Renderer(self._read_partial)
+        self.renderer = Renderer(self._read_partial, config.render)
         self._prompts: dict[str, Prompt] = {}
         self._names: dict[str, str] | None = None
 

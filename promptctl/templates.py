@@ -23,11 +23,14 @@ from typing import Any
 
 import jinja2
 from jinja2 import nodes
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError, TemplateNotFound, TemplateSyntaxError, UndefinedError
+from jinja2.runtime import LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .errors import IncludeError, InputError, SandboxError, TemplateError
 from .inputs import validate_inputs
+from .limits import RenderLimits
 from .model import HistorySlot, Message, Prompt
 
 #: Reads a partial by its name under the prompt root; returns its text and the
@@ -84,17 +87,46 @@ class _ConfinedLoader(jinja2.BaseLoader):
         return text, filename, lambda: True
 
 
-#: The most characters one render may produce (all messages together), and the most items every
-#: ``range()`` of one render may produce together: a template or an input value can make neither
-#: memory nor CPU run away. Documented in the README ("Safety").
-MAX_OUTPUT_CHARS = 1_000_000
-MAX_RANGE_ITEMS = 1_000_000
+#: The default limits of one render (all messages together): the most characters it may produce, the
+#: most items all its ``range()`` calls may produce, the most iterations all its for-loops may run. A
+#: template or an input value can make neither memory nor CPU run away. :class:`RenderLimits` (set by
+#: promptctl.yaml ``render:`` or ``Registry(render_limits=...)``) changes them; documented in the
+#: README ("Safety").
+DEFAULT_LIMITS = RenderLimits()
+MAX_OUTPUT_CHARS = DEFAULT_LIMITS.max_output_chars
+MAX_RANGE_ITEMS = DEFAULT_LIMITS.max_range_items
+MAX_LOOP_ITERATIONS = DEFAULT_LIMITS.max_loop_iterations
 _WIDTH_METHODS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs"})
-_budget: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("promptctl_render_budget", default=None)
+
+
+class _RenderState:
+    """One render's limits and what it has used of them (carried by the ``_budget`` context variable)."""
+
+    __slots__ = ("limits", "prompt", "range_items", "loop_iterations")
+
+    def __init__(self, limits: RenderLimits, prompt: str | None = None) -> None:
+        self.limits = limits
+        self.prompt = prompt
+        self.range_items = 0
+        self.loop_iterations = 0
+
+
+_budget: contextvars.ContextVar[_RenderState | None] = contextvars.ContextVar("promptctl_render_budget", default=None)
+
+
+def _state() -> _RenderState:
+    """The current render's state; outside a render, a fresh one with the default limits."""
+    state = _budget.get()
+    return state if state is not None else _RenderState(DEFAULT_LIMITS)
+
+
+def _limits() -> RenderLimits:
+    state = _budget.get()
+    return state.limits if state is not None else DEFAULT_LIMITS
 
 
 class RenderLimitError(TemplateError):
-    """A render that would exceed a limit (output size, repetition, width, loop items)."""
+    """A render that would exceed a limit (output size, repetition, width, range items, loop iterations)."""
 
 
 def _limit(what: str, size: int, limit: int) -> RenderLimitError:
@@ -105,19 +137,66 @@ def _limit(what: str, size: int, limit: int) -> RenderLimitError:
 
 
 def _check_size(what: str, size: int) -> None:
-    if size > MAX_OUTPUT_CHARS:
-        raise _limit(what, size, MAX_OUTPUT_CHARS)
+    limit = _limits().max_output_chars
+    if size > limit:
+        raise _limit(what, size, limit)
 
 
 def _bounded_range(*args: int) -> range:
     r = range(*args)
-    budget = _budget.get()
-    used = MAX_RANGE_ITEMS - budget[0] if budget is not None else 0
-    if used + len(r) > MAX_RANGE_ITEMS:
-        raise _limit("the items of range() in this render", used + len(r), MAX_RANGE_ITEMS)
-    if budget is not None:
-        budget[0] -= len(r)
+    state = _state()
+    limit = state.limits.max_range_items
+    if state.range_items + len(r) > limit:
+        raise _limit("the items of range() in this render", state.range_items + len(r), limit)
+    state.range_items += len(r)
     return r
+
+
+class _CountedLoop:
+    """The iterable of a ``{% for %}`` loop, each item counted against the render's loop limit.
+
+    It keeps the iterable's ``len()`` (so ``loop.length`` stays cheap) and counts when an item is
+    taken, before the loop body runs: nested loops that print nothing are bounded too.
+    """
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Any) -> None:
+        self._items = items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[Any]:
+        return _count_iterations(iter(self._items), _state())
+
+
+def _count_iterations(items: Iterator[Any], state: _RenderState) -> Iterator[Any]:
+    limit = state.limits.max_loop_iterations
+    for item in items:
+        state.loop_iterations += 1
+        if state.loop_iterations > limit:
+            what = f"the for-loop iterations of {state.prompt!r}" if state.prompt else "the for-loop iterations"
+            raise _limit(what, state.loop_iterations, limit)
+        yield item
+
+
+class _LoopCountingCodeGenerator(CodeGenerator):
+    """jinja2's code generator, with the iterable of every for-loop wrapped in :class:`_CountedLoop`.
+
+    ``{% for x in items if test %}`` compiles to ``for x in <filter>(environment.call(context,
+    environment.counted_loop, items))``: items the filter skips count too. A recursive loop's
+    ``loop(children)`` calls are counted by :meth:`_StrictSandbox.call`.
+    """
+
+    def visit_For(self, node: nodes.For, frame: Frame) -> None:
+        iterable = node.iter
+        node.iter = nodes.Call(nodes.EnvironmentAttribute("counted_loop"), [iterable], [], None, None,
+                               lineno=iterable.lineno)
+        try:
+            super().visit_For(node, frame)
+        finally:
+            node.iter = iterable  # the tree is left as parsed (lint caches and walks it)
 
 
 def _text_size(value: Any) -> int:
@@ -130,10 +209,17 @@ class _StrictSandbox(ImmutableSandboxedEnvironment):
     jinja2's sandbox returns an Undefined for an unsafe attribute, which
     ``default`` or ``is defined`` would quietly turn into empty text. Repetition (``'=' * n``),
     ``**``, string widths (``center``, ``%``-formats, ``format``), ``lipsum`` and ``range`` are
-    checked before they run, so no template or input can exhaust memory or CPU.
+    checked before they run, and every for-loop iteration is counted (see
+    :class:`_LoopCountingCodeGenerator`), so no template or input can exhaust memory or CPU.
     """
 
     intercepted_binops = frozenset({"*", "**", "%"})
+    code_generator_class = _LoopCountingCodeGenerator
+
+    @staticmethod
+    def counted_loop(items: Any) -> _CountedLoop:
+        """A for-loop's iterable, counted (called by the code :class:`_LoopCountingCodeGenerator` writes)."""
+        return _CountedLoop(items)
 
     def unsafe_undefined(self, obj: Any, attribute: str) -> jinja2.Undefined:
         raise SecurityError(f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe.")
@@ -163,6 +249,8 @@ class _StrictSandbox(ImmutableSandboxedEnvironment):
         return bounded
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 - jinja's signature
+        if isinstance(__obj, LoopContext) and args:  # loop(children) in a recursive loop: counted as well
+            args = (_CountedLoop(args[0]), *args[1:])
         name = getattr(__obj, "__name__", "")
         owner = getattr(__obj, "__self__", None)
         if isinstance(owner, str):
@@ -218,8 +306,9 @@ def _format(value: str, *args: Any, **kwargs: Any) -> str:
 def _lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:  # noqa: A002 - jinja's names
     from jinja2.utils import generate_lorem_ipsum
 
-    if isinstance(n, int) and isinstance(max, int) and n * max > MAX_OUTPUT_CHARS // 8:
-        raise _limit("lipsum() words", n * max, MAX_OUTPUT_CHARS // 8)
+    limit = _limits().max_output_chars // 8
+    if isinstance(n, int) and isinstance(max, int) and n * max > limit:
+        raise _limit("lipsum() words", n * max, limit)
     return generate_lorem_ipsum(n=n, html=html, min=min, max=max)
 
 
@@ -241,9 +330,13 @@ _Origin = tuple[str, int, int, bool]  # file, line of template line 1 (0: unknow
 
 
 class Renderer:
-    """Compiles and renders prompt messages, with compiled templates cached."""
+    """Compiles and renders prompt messages, with compiled templates cached.
 
-    def __init__(self, read: PartialReader) -> None:
+    ``limits`` bounds each render (default: :class:`RenderLimits` ``()``, the documented defaults).
+    """
+
+    def __init__(self, read: PartialReader, limits: RenderLimits | None = None) -> None:
+        self.limits = limits if limits is not None else DEFAULT_LIMITS
         self.env = make_environment(read)
         self._loader: _ConfinedLoader = self.env.loader  # type: ignore[assignment]
         self._compiled: dict[tuple[str, int, str], jinja2.Template] = {}
@@ -351,7 +444,7 @@ class Renderer:
         problem) and defaults applied.
         """
         context = validate_inputs(prompt.inputs, values, prompt=prompt.name) if validate else dict(values)
-        token = _budget.set([MAX_RANGE_ITEMS])
+        token = _budget.set(_RenderState(self.limits, prompt.name))
         try:
             return self._render(prompt, context)
         finally:
@@ -360,6 +453,7 @@ class Renderer:
     def _render(self, prompt: Prompt, context: Mapping[str, Any]) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         size = 0
+        limit = self.limits.max_output_chars
         for index, entry in enumerate(prompt.messages):
             if isinstance(entry, HistorySlot):
                 out.extend(_history(context.get(entry.input), entry.input, prompt.name))
@@ -369,8 +463,8 @@ class Renderer:
                 parts = []
                 for chunk in tmpl.generate(context):
                     size += len(chunk)
-                    if size > MAX_OUTPUT_CHARS:
-                        raise _limit(f"the rendered text of {prompt.name!r}", size, MAX_OUTPUT_CHARS)
+                    if size > limit:
+                        raise _limit(f"the rendered text of {prompt.name!r}", size, limit)
                     parts.append(chunk)
                 content = "".join(parts)
             except TemplateError as e:
