@@ -1,6 +1,6 @@
 """``python -m promptctl``."""
 
-from promptctl.cli import main
+from promptctl.cli import entry
 
 if __name__ == "__main__":
-    main()
+    entry()

@@ -37,6 +37,7 @@ class TestSettings:
     max_cost_usd: float | None = None
     grader: str | None = None
     embedding_model: str | None = None
+    client: str = "auto"  # auto: native client for OpenAI-compatible models, litellm for the rest
 
 
 @dataclass(frozen=True, slots=True)

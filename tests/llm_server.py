@@ -10,10 +10,12 @@ Runs on 127.0.0.1 (port 0: the OS picks one) in a background thread, or as a pro
   ``faults["2+2?"] = ["429", "500", ...]`` or ``faults[model] = [...]``, where a fault
   is ``"429"`` (with ``Retry-After``), ``"500"``, ``"503"``, ``"hang"`` (sleeps ``hang_s``),
   ``"badjson"`` (a 200 whose body is not JSON), ``"401"`` (echoes the Authorization header, as a
-  careless server might), ``"400"``, ``"404"`` or ``"context"`` (a context-window 400).
+  careless server might), ``"400"``, ``"404"``, ``"context"`` (a context-window 400) or ``"cut"``
+  (a 200 that promises more body than it sends, then closes the connection).
   ``always[model] = fault`` repeats one fault forever (``always[text]`` too).
 - Counters: ``count(path=None, model=None, text=None)``; ``requests`` keeps each request's path, model,
-  last user text, body, Authorization header and arrival time, so tests can assert how many calls
+  last user text, body, Authorization header, arrival time and client port (``peer``: one per
+  connection), so tests can assert how many calls
   were made, when, and what was sent.
 """
 
@@ -211,7 +213,7 @@ class _Handler(BaseHTTPRequestHandler):
             if owner.keep_requests:
                 owner.requests.append(
                     {"path": path, "model": model, "text": text, "body": body, "t": time.monotonic(),
-                     "authorization": self.headers.get("Authorization")}
+                     "authorization": self.headers.get("Authorization"), "peer": self.client_address[1]}
                 )
         delay = owner.latency_by_model.get(model, owner.latency)
         if delay:
@@ -243,6 +245,15 @@ class _Handler(BaseHTTPRequestHandler):
                 "This model's maximum context length is 128 tokens. However, your messages resulted in 9000 tokens.",
                 "context_length_exceeded",
             )
+            return
+        if fault == "cut":  # promise a body, send half of it, close the connection
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "400")
+            self.end_headers()
+            self.wfile.write(b'{"id": "chatcmpl-1", "choices": [{"message": ')
+            self.wfile.flush()
+            self.close_connection = True
             return
         if fault == "badjson":
             self._send(200, b'{"id": "chatcmpl-1", "choices": [{"message": ')

@@ -31,7 +31,7 @@ def promptctl(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Com
                           timeout=120)
 
 
-def test_replay_works_without_litellm_and_other_modes_say_what_to_install(tmp_path):
+def test_replay_and_recorded_runs_work_without_litellm_and_litellm_models_say_what_to_install(tmp_path):
     env = without_litellm(tmp_path)
     probe = subprocess.run([sys.executable, "-c", "import litellm"], env=env, capture_output=True, text=True)
     assert probe.returncode == 1 and "import of litellm halted" in probe.stderr  # the shim works
@@ -44,7 +44,19 @@ def test_replay_works_without_litellm_and_other_modes_say_what_to_install(tmp_pa
     assert report["ok"] and report["summary"]["replayed"] == 5 and report["summary"]["live_calls"] == 0
     assert {d["name"]: d["pass_rate"] for d in report["datasets"]} == {"summarize": 1.0, "support-reply": 1.0}
 
+    # auto mode with every answer recorded needs no provider library at all
     p = promptctl(["test"], demo, env)
+    assert p.returncode == 0, p.stderr
+    assert "0 live calls, 5 replayed" in p.stderr
+
+    # OpenAI models go through the native client: without a key, one error before any call
+    p = promptctl(["test", "--mode", "refresh"], demo, env)
+    assert p.returncode == 2 and p.stdout == ""
+    assert "no API key: the environment variable OPENAI_API_KEY (for fast, openai/gpt-4o-mini) is not set" in p.stderr
+    assert "nothing was called; export OPENAI_API_KEY=…" in p.stderr
+
+    # a model only litellm speaks says what to install
+    p = promptctl(["test", "--mode", "refresh", "-m", "anthropic/claude-3-5-haiku-20241022"], demo, env)
     assert p.returncode == 2
     assert p.stdout == ""
     assert "litellm, which is not installed" in p.stderr

@@ -1,4 +1,5 @@
-"""`promptctl test` end to end: the real CLI, litellm, and real HTTP to a local OpenAI-compatible server.
+"""`promptctl test` end to end: the real CLI and real HTTP to a local OpenAI-compatible server, through
+the native client and through litellm (every test runs with each, ``test.client: auto|litellm``).
 
 One server serves the whole module; litellm is imported once, in this process (a subprocess is used
 only for Ctrl-C). The aliases carry api_base and api_key_env, and the key is a canary that must
@@ -36,6 +37,23 @@ def server():
     s.stop()
 
 
+CLIENT = {"name": "auto"}
+
+
+@pytest.fixture(autouse=True, params=["auto", "litellm"], ids=["native", "litellm"])
+def client(request):
+    """Which client `promptctl test` uses: the native one (auto, for these OpenAI-compatible aliases) or litellm."""
+    CLIENT["name"] = request.param
+    yield request.param
+    CLIENT["name"] = "auto"
+
+
+def with_client(test: str) -> str:
+    """A ``test:`` flow mapping with the current ``client`` added."""
+    assert test.startswith("{")
+    return "{client: " + CLIENT["name"] + ", " + test[1:]
+
+
 @pytest.fixture(autouse=True)
 def fresh(server, monkeypatch):
     server.reset()
@@ -55,7 +73,7 @@ def config(url: str, test: str = "{timeout_s: 2, retries: 2, concurrency: 4}", e
           backup: {{model: openai/backup-model, api_base: "{url}", api_key_env: LOCAL_KEY}}
           nokey: {{model: openai/gpt-4o-mini, api_base: "{url}", api_key_env: UNSET_KEY_FOR_TESTS}}
           embedder: {{model: openai/text-embedding-3-small, api_base: "{url}", api_key_env: LOCAL_KEY}}
-        test: {test}
+        test: {with_client(test)}
         {extra}
         """
 
@@ -134,10 +152,10 @@ def test_replay_miss_fails_the_case_with_what_to_record(tmp_path, server, cli):
 # -- failures: retries, no retries, timeouts, fallbacks -----------------------------------------
 
 
-def test_retries_on_429_5xx_malformed_json_and_timeouts(tmp_path, server, cli):
-    cases = {"r429": "rate", "r500": "boom", "rjson": "garbled", "rhang": "slow"}
+def test_retries_on_429_5xx_malformed_json_a_cut_body_and_timeouts(tmp_path, server, cli):
+    cases = {"r429": "rate", "r500": "boom", "rjson": "garbled", "rhang": "slow", "rcut": "torn"}
     root = make_project(tmp_path / "p", server, cases, test="{timeout_s: 0.6, retries: 2, concurrency: 4}")
-    server.faults.update({"rate": ["429"], "boom": ["500"], "garbled": ["badjson"], "slow": ["hang"]})
+    server.faults.update({"rate": ["429"], "boom": ["500"], "garbled": ["badjson"], "slow": ["hang"], "torn": ["cut"]})
     server.retry_after = "1"
     server.hang_s = 5
     start = time.monotonic()
@@ -152,6 +170,25 @@ def test_retries_on_429_5xx_malformed_json_and_timeouts(tmp_path, server, cli):
     slow = [q["t"] for q in server.requests if q["text"] == "slow"]
     assert 0.55 <= slow[1] - slow[0] < 2.5  # cut at the 0.6 s timeout, not litellm's default
     assert elapsed < 5
+
+
+def test_a_refused_connection_is_reported_with_the_url(tmp_path, server, cli):
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/v1"
+    root = make_project(tmp_path / "p", server, {"x": "ask"}, test="{timeout_s: 2, retries: 1, concurrency: 1}")
+    text = (root / "promptctl.yaml").read_text().replace(server.url, url)
+    (root / "promptctl.yaml").write_text(text)
+    r = cli(["test", "--format", "json"], cwd=root)
+    assert r.code == 1
+    case = json.loads(r.out)["datasets"][0]["cases"][0]
+    assert case["status"] == "error"
+    assert "connection refused" in case["reason"].lower() and url in case["reason"], case["reason"]
+    assert "(after 2 attempts)" in case["reason"]
+    assert "HTTP 500" not in case["reason"]
 
 
 @pytest.mark.parametrize("fault,words", [("401", "HTTP 401"), ("400", "HTTP 400"), ("404", "HTTP 404"),
@@ -172,6 +209,21 @@ def test_a_missing_key_variable_is_named_and_nothing_is_called(tmp_path, server,
     r = cli(["test"], cwd=root)
     assert r.code == 1 and server.count() == 0
     assert "UNSET_KEY_FOR_TESTS is not set" in r.err
+    assert "nokey: nokey:" not in r.err  # the alias is named once
+    # a mode that always calls checks every key before any case runs: one error, exit 2
+    r = cli(["test", "--mode", "refresh"], cwd=root)
+    assert (r.code, r.out) == (2, "") and server.count() == 0
+    assert r.err == ("error: no API key: the environment variable UNSET_KEY_FOR_TESTS (for nokey) is not set "
+                     "(nothing was called; export UNSET_KEY_FOR_TESTS=…, or run from recordings with --mode replay)\n")
+
+
+def test_an_unknown_model_alias_is_one_error_with_a_suggestion(tmp_path, server, cli):
+    root = make_project(tmp_path / "p", server, {"x": "ask", "y": "tell"})
+    r = cli(["test", "-m", "locl"], cwd=root)
+    assert (r.code, r.out) == (2, "") and server.count() == 0
+    assert r.err.count("error:") == 1
+    assert "unknown model 'locl': not an alias in promptctl.yaml" in r.err and "did you mean 'local'?" in r.err
+    assert "LLM Provider NOT provided" not in r.err
 
 
 def test_fallbacks_are_tried_in_order(tmp_path, server, cli):
@@ -430,7 +482,7 @@ def two_server_config(a: str, b: str) -> str:
         models:
           here: {{model: openai/gpt-4o-mini, api_base: "{a}", api_key_env: LOCAL_KEY}}
           there: {{model: openai/gpt-4o-mini, api_base: "{b}", api_key_env: OTHER_KEY}}
-        test: {{timeout_s: 2, retries: 0, concurrency: 2}}
+        test: {with_client("{timeout_s: 2, retries: 0, concurrency: 2}")}
         """
 
 

@@ -115,7 +115,7 @@ def test_wheel_entry_point(wheel, wheel_names):
     parser = configparser.ConfigParser()
     with zipfile.ZipFile(wheel) as z:
         parser.read_string(z.read(name).decode("utf-8"))
-    assert dict(parser["console_scripts"]) == {"promptctl": "promptctl.cli:main"}
+    assert dict(parser["console_scripts"]) == {"promptctl": "promptctl.cli:entry"}
 
 
 def test_wheel_metadata(wheel, wheel_names):
@@ -176,11 +176,11 @@ def test_installed_wheel_init_render_and_schema(installed, tmp_path):
 
 
 @pytest.mark.skipif(os.name == "nt", reason="console scripts are .exe launchers on Windows")
-def test_installed_console_script_runs_promptctl_cli_main(installed, tmp_path):
+def test_installed_console_script_runs_promptctl_cli_entry(installed, tmp_path):
     script = installed / "bin" / "promptctl"
     assert script.is_file(), sorted(p.name for p in installed.iterdir())
     text = script.read_text("utf-8")
-    assert "from promptctl.cli import main" in text
+    assert "from promptctl.cli import entry" in text
     p = run_installed(installed, [str(script), "--version"], cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     assert p.stdout.startswith("promptctl ")

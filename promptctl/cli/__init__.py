@@ -39,3 +39,30 @@ def main(argv: Sequence[str] | None = None) -> None:
                 f"error: unexpected {type(e).__name__}: {e} (a bug in promptctl: rerun with --debug for the traceback)\n"
             )
         sys.exit(3)
+
+
+def entry() -> None:
+    """The ``promptctl`` program: :func:`main`, then a quick exit once a provider library was loaded.
+
+    After ``import litellm`` the interpreter's teardown takes a second or more (hundreds of
+    thousands of objects); by the time ``main`` returns every report and recording is written and
+    closed, so the process flushes its streams and leaves at once.
+    """
+    try:
+        main()
+        code: object = 0
+    except SystemExit as e:
+        code = e.code
+    if "litellm" in sys.modules:
+        import os
+
+        if not isinstance(code, int):
+            if code is not None:
+                sys.stderr.write(f"{code}\n")
+            code = 0 if code is None else 1
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+    sys.exit(code)

@@ -103,7 +103,6 @@ def test_command(
     promptctl test --baseline main --format junit -o evals.xml · promptctl test -m fast -m openai/gpt-4o
     """
     from ..evals import reports
-    from ..evals.provider import start_loading_litellm
     from ..evals.runner import RunOptions, count_cases, run_tests, select_datasets
     from ..errors import UsageError
     from ..project import open_project
@@ -117,8 +116,6 @@ def test_command(
         raise UsageError("--update-golden takes at most one --model")
     proj = open_project(project_dir(project), ref=ref)
     datasets = select_datasets(proj, targets or [])
-    if mode is not Mode.replay:
-        start_loading_litellm()  # seconds of import, overlapped with loading the baseline and rendering
     base = open_project(proj.config.root, ref=baseline) if baseline is not None else None
     options = RunOptions(
         mode=mode.value,

@@ -214,7 +214,22 @@ def load_litellm() -> Any:
             module.suppress_debug_info = True
             module.telemetry = False
             _litellm = module
+            import gc
+
+            gc.freeze()  # litellm's hundreds of thousands of objects: out of every later collection
     return _litellm
+
+
+def litellm_installed() -> None:
+    """A DependencyError now when litellm is not installed (found without importing it)."""
+    import importlib.util
+
+    if importlib.util.find_spec("litellm") is None:
+        raise DependencyError(
+            "promptctl test calls this run's models through litellm, which is not installed",
+            hint=f"install it with: {INSTALL_HINT} (OpenAI-compatible models need no litellm; "
+            "or use --mode replay to run from recordings only)",
+        )
 
 
 def start_loading_litellm() -> None:
@@ -236,6 +251,19 @@ def start_loading_litellm() -> None:
 # -- the litellm provider ----------------------------------------------------------------------
 
 
+def alias_key(endpoint: Endpoint) -> str:
+    """The value of the alias's ``api_key_env``; an ``auth`` ProviderError saying what to export when unset."""
+    assert endpoint.api_key_env
+    key = os.environ.get(endpoint.api_key_env)
+    if not key:
+        raise ProviderError(
+            f"no API key: the environment variable {endpoint.api_key_env} is not set",
+            kind="auth",
+            hint=f"export {endpoint.api_key_env}=… (the key for {endpoint.api_base or endpoint.model})",
+        )
+    return key
+
+
 class LitellmProvider:
     """Calls models through litellm: one attempt per call; :func:`call_with_policy` retries."""
 
@@ -250,14 +278,7 @@ class LitellmProvider:
         if endpoint.api_base:
             kwargs["api_base"] = endpoint.api_base
         if endpoint.api_key_env:
-            key = os.environ.get(endpoint.api_key_env)
-            if not key:
-                raise ProviderError(
-                    f"{endpoint.name}: the environment variable {endpoint.api_key_env} is not set",
-                    kind="auth",
-                    hint=f"export {endpoint.api_key_env}=… (the key for {endpoint.api_base or endpoint.model})",
-                )
-            kwargs["api_key"] = key
+            kwargs["api_key"] = alias_key(endpoint)
         return kwargs
 
     async def complete(self, request: ChatRequest, timeout: float) -> Completion:
@@ -280,7 +301,7 @@ class LitellmProvider:
                 **kwargs,
             )
         except Exception as e:  # noqa: BLE001 - every failure is classified
-            raise classify_error(e, self._secrets(endpoint)) from None
+            raise _located(classify_error(e, self._secrets(endpoint)), endpoint, "/chat/completions") from None
         latency = (time.perf_counter() - start) * 1000
         try:
             choice = response.choices[0]
@@ -345,6 +366,19 @@ class LitellmProvider:
         return float(prompt_cost) + float(completion_cost)
 
 
+def _located(error: ProviderError, endpoint: Endpoint, path: str) -> ProviderError:
+    """A connection failure that names the URL it could not reach (litellm says only "Connection error")."""
+    if error.kind != "connection" or not endpoint.api_base:
+        return error
+    url = endpoint.api_base.rstrip("/") + path
+    if url in error.message:
+        return error
+    inner = error.message.removeprefix("connection: ")
+    return ProviderError(f"connection refused or dropped: no answer from {url} ({inner})", kind=error.kind,
+                         status=None, retryable=error.retryable, retry_after=error.retry_after,
+                         hint="is the server running, and is api_base right in promptctl.yaml?")
+
+
 def _usage(usage: Any) -> dict[str, int]:
     out: dict[str, int] = {}
     for key in ("prompt_tokens", "completion_tokens", "total_tokens"):
@@ -384,7 +418,7 @@ def classify_error(exc: BaseException, secrets: Sequence[str] = ()) -> ProviderE
     elif status == 404 or "NotFoundError" in names:
         kind, retryable = "not_found", False
     elif "connection error" in lowered or "APIConnectionError" in names:
-        kind, retryable = "connection", True
+        kind, retryable, status = "connection", True, None  # litellm labels these HTTP 500: no answer came
     elif status is not None and (status >= 500 or status in RETRYABLE_STATUS):
         kind, retryable = "server", True
     elif status is not None and 400 <= status < 500:

@@ -5,8 +5,9 @@
 loop with at most ``concurrency`` model calls in flight, and always returns a :class:`RunResult`:
 a provider failure, a render error or a missing recording fails that case with its reason.
 
-The completion function is a parameter (:class:`Services`), so tests can pass a fake; by default it
-is litellm's, through :class:`~promptctl.evals.provider.LitellmProvider`.
+The completion function is a parameter (:class:`Services`), so tests can pass a fake; by default
+calls go through :class:`~promptctl.evals.providers.Providers`: the native client for OpenAI-compatible
+endpoints, litellm for the rest, each made on the first live call that needs it.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from .recordings import EMBEDDINGS_FILE, GRADERS_FILE, MODES, RecordingStore, pr
 
 if TYPE_CHECKING:
     from ..project import Project
+    from .providers import Providers
 
 DEFAULT_GRADER = "openai/gpt-4o-mini"
 DEFAULT_OUTPUT_TOKENS = 256  # the answer length assumed for a budget estimate before any is seen
@@ -69,7 +71,8 @@ class RunOptions:
 class Services:
     """The outside world of a run: model calls (one attempt each), embeddings, cost estimates, sleep.
 
-    Left as None, ``complete``/``embed``/``estimate`` go through litellm (imported on first need).
+    Left as None, ``complete``/``embed``/``estimate`` go through :class:`~promptctl.evals.providers.Providers`
+    (made on the first live call: a run served from recordings makes no client).
     """
 
     complete: CompleteFn | None = None
@@ -482,8 +485,12 @@ class Caller:
         policy: RetryPolicy,
         concurrency: int,
         budget: Budget,
+        client: str = "auto",
     ) -> None:
         self.store = store
+        self.concurrency = concurrency
+        self.client = client
+        self.providers: Providers | None = None
         self.mode = mode
         self.services = services
         self.policy = policy
@@ -502,12 +509,17 @@ class Caller:
         return self.services.complete
 
     def _provider_init(self) -> None:
-        from .provider import LitellmProvider
+        from .providers import Providers
 
-        provider = LitellmProvider()
+        provider = self.providers = Providers(self.concurrency, self.client)
         self.services.complete = self.services.complete or provider.complete
         self.services.embed = self.services.embed or provider.embed
         self.services.estimate = self.services.estimate or provider.estimate_cost
+
+    async def aclose(self) -> None:
+        """Close the clients this run made (their connection pools)."""
+        if self.providers is not None:
+            await self.providers.aclose()
 
     async def chat(
         self, request: ChatRequest, fallbacks: Sequence[ChatRequest], *, file: str, meta: Mapping[str, Any], miss_hint: str
@@ -552,8 +564,13 @@ class Caller:
     ) -> Completion:
         complete = self._complete_fn()
         by_endpoint = {r.endpoint: r for r in (request, *fallbacks)}
-        # The first call to an endpoint goes ahead alone (for up to WARM_UP_S): it builds the HTTP
-        # client that litellm then reuses, where `concurrency` first calls at once would each build one.
+        if self.providers is not None:
+            await self.providers.ready(by_endpoint)  # litellm's import: before any call is timed
+        if self.providers is not None and self.providers.native_for(request.endpoint):
+            # one shared, pooled client: no first call to wait for
+            return await self._call(key, request, by_endpoint, complete, file, meta)
+        # Through litellm, the first call to an endpoint goes ahead alone (for up to WARM_UP_S): it builds
+        # the HTTP client that litellm then reuses, where `concurrency` first calls at once would each build one.
         warm_key = (request.endpoint.model, request.endpoint.api_base)
         warmed = self._warmed.get(warm_key)
         first = warmed is None
@@ -636,6 +653,8 @@ class Caller:
             embed = self.services.embed
             assert embed is not None
             request = EmbeddingRequest(endpoint, tuple(texts[i] for i in missing))
+            if self.providers is not None:
+                await self.providers.ready([endpoint])
             async with self.semaphore:
                 result = await self._with_policy(lambda ep: embed(request, self.policy.timeout_s), [endpoint])
             self.budget.spent += result.cost_usd or 0.0
@@ -707,16 +726,30 @@ class _Run:
         self.on_case = on_case
         self.grader = resolve_endpoint(cfg.grader or project.config.default_model or DEFAULT_GRADER, project.config.models)
         self.embedder = resolve_endpoint(cfg.embedding_model, project.config.models) if cfg.embedding_model else None
-        self.caller = Caller(self.store, options.mode, services, policy, self.concurrency, self.budget)
+        self.client = cfg.client
+        self.caller = Caller(self.store, options.mode, services, policy, self.concurrency, self.budget, self.client)
         self.judge = Judge(grade=self._grade, embed=self._embed if self.embedder else None)
 
-    def prepare(self) -> None:
-        """Load the provider now when the mode may call one: a missing litellm fails before any work."""
-        if self.options.mode != "replay" and self.services.complete is None:
-            self.caller._provider_init()
+    def prepare(self, jobs: Sequence[_Job]) -> None:
+        """In a mode that always calls (refresh, off), start importing litellm now when some model of the
+        run needs it (a missing litellm fails before any work). Auto and replay start nothing: a run
+        served from recordings makes no client and imports no provider library."""
+        if self.options.mode not in ("refresh", "off") or self.services.complete is not None:
+            return
+        from .providers import uses_litellm
+
+        endpoints = run_endpoints(jobs, self.project)
+        if any(uses_litellm(ep, self.client) for ep in endpoints):
+            from .provider import litellm_installed, start_loading_litellm
+
+            litellm_installed()
+            start_loading_litellm()
 
     async def run(self, jobs: list[_Job]) -> None:
-        await asyncio.gather(*(self._run_job(job) for job in jobs))
+        try:
+            await asyncio.gather(*(self._run_job(job) for job in jobs))
+        finally:
+            await self.caller.aclose()
 
     async def _grade(self, messages: list[dict[str, str]]) -> str:
         request = ChatRequest(self.grader, tuple(messages), {**self.grader.params, "temperature": 0})
@@ -866,6 +899,21 @@ def _jobs(
     return results, jobs
 
 
+def run_endpoints(jobs: Sequence[_Job], project: Project) -> set[Endpoint]:
+    """Every model endpoint the cases of ``jobs`` may call (primaries and fallbacks)."""
+    found: set[Endpoint] = set()
+    for job in jobs:
+        if job.prompt is None:
+            continue
+        name = job.model_override or job.prompt.model
+        models = job.project.config.models if job.model_override is None else project.config.models
+        if name:
+            found.add(resolve_endpoint(name, models))
+        if job.model_override is None:
+            found.update(resolve_endpoint(n, models) for n in job.prompt.fallbacks)
+    return found
+
+
 def run_secrets(project: Project) -> list[str]:
     """Every secret value a run could meet: each alias's ``api_key_env`` and every credential-named variable."""
     from .provider import secret_values
@@ -917,8 +965,12 @@ def run_tests(
     if baseline is not None:
         base_results, base_jobs = _jobs(baseline, datasets, models, options.filter, baseline.source.label)
         jobs += base_jobs
+    from .preflight import check_models
+
+    live = options.mode in ("refresh", "off") and services.complete is None
+    check_models(run_endpoints(jobs, project), project.config.models, live=live, client=project.config.test.client)
     run = _Run(project, options, services, on_case)
-    run.prepare()
+    run.prepare(jobs)
     try:
         asyncio.run(run.run(jobs))
     finally:

@@ -72,6 +72,18 @@ class ModelTable:
     source: str
     models: dict[str, tuple[int | None, int | None, str]]
     providers: frozenset[str] = field(default_factory=frozenset)
+    #: USD per input token and per output token, for the models that have a price
+    prices: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def price(self, name: str) -> tuple[float, float] | None:
+        """(USD per input token, USD per output token) of ``name`` (``openai/gpt-4o-mini`` too), or None."""
+        found = self.prices.get(name)
+        if found is not None:
+            return found
+        provider, sep, rest = name.partition("/")
+        if sep and provider in self.providers:
+            return self.prices.get(rest)
+        return None
 
     def lookup(self, name: str) -> ModelInfo | None:
         """The model litellm would call for ``name`` (``gpt-4o-mini``, ``openai/gpt-4o-mini``), or None."""
@@ -121,10 +133,12 @@ class ModelTable:
         return provider if sep else None
 
 
-def compact(data: dict[str, Any]) -> tuple[dict[str, list[Any]], list[str]]:
-    """litellm's full model file -> ``{name: [max_input, max_output, provider]}`` and the provider prefixes."""
+def compact(data: dict[str, Any]) -> tuple[dict[str, list[Any]], list[str], dict[str, list[float]]]:
+    """litellm's full model file -> ``{name: [max_input, max_output, provider]}``, the provider prefixes,
+    and ``{name: [USD per input token, USD per output token]}``."""
     models: dict[str, list[Any]] = {}
     providers: set[str] = set()
+    prices: dict[str, list[float]] = {}
     for name, spec in data.items():
         if name == "sample_spec" or not isinstance(spec, dict):
             continue
@@ -142,7 +156,10 @@ def compact(data: dict[str, Any]) -> tuple[dict[str, list[Any]], list[str]]:
             max_out if isinstance(max_out, int) else None,
             provider if isinstance(provider, str) else "",
         ]
-    return dict(sorted(models.items())), sorted(providers)
+        cost_in, cost_out = spec.get("input_cost_per_token"), spec.get("output_cost_per_token", 0.0)
+        if isinstance(cost_in, (int, float)) and isinstance(cost_out, (int, float)):
+            prices[name] = [float(cost_in), float(cost_out)]
+    return dict(sorted(models.items())), sorted(providers), dict(sorted(prices.items()))
 
 
 def installed_litellm_file() -> Path | None:
@@ -187,9 +204,10 @@ def _load(forced: str) -> ModelTable:
     if path is not None:
         try:
             with open(path, encoding="utf-8") as fh:
-                models, providers = compact(json.load(fh))
+                models, providers, prices = compact(json.load(fh))
             return ModelTable(
-                f"litellm ({path})", {k: (v[0], v[1], v[2]) for k, v in models.items()}, frozenset(providers)
+                f"litellm ({path})", {k: (v[0], v[1], v[2]) for k, v in models.items()}, frozenset(providers),
+                {k: (v[0], v[1]) for k, v in prices.items()},
             )
         except (OSError, ValueError) as e:
             if forced:
@@ -203,6 +221,7 @@ def _load(forced: str) -> ModelTable:
         f"promptctl snapshot of {snap['source']}",
         {k: (v[0], v[1], v[2]) for k, v in snap["models"].items()},
         frozenset(snap["providers"]),
+        {k: (v[0], v[1]) for k, v in (snap.get("prices") or {}).items()},
     )
 
 
@@ -220,8 +239,8 @@ def write_snapshot(source: str, *, out: Path = SNAPSHOT) -> int:
     else:
         with open(src, encoding="utf-8") as fh:
             data = json.load(fh)
-    models, providers = compact(data)
-    snap = {"source": label, "providers": providers, "models": models}
+    models, providers, prices = compact(data)
+    snap = {"source": label, "providers": providers, "models": models, "prices": prices}
     text = json.dumps(snap, separators=(",", ":"), ensure_ascii=False)
     # one model per line keeps diffs of a refresh readable
     text = text.replace('],"', '],\n"')
