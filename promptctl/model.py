@@ -130,7 +130,15 @@ def canonical_json(data: Any) -> str:
     return json.dumps(_canonical(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
+_PLAIN = (str, int, bool, type(None))
+
+
 def _canonical(value: Any) -> Any:
+    kind = type(value)
+    if kind in _PLAIN:  # the common cases first, by exact type (isinstance on Mapping is slow)
+        return value
+    if kind is dict:
+        return {k: _canonical(v) for k, v in value.items()}
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, Mapping):

@@ -325,6 +325,7 @@ class Project:
 
 def _jsonl_cases(text: str, shown: str) -> list[Case]:
     cases = []
+    rows: list[tuple[dict[str, Any], int]] = []
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
@@ -351,7 +352,7 @@ def _jsonl_cases(text: str, shown: str) -> list[Case]:
                 col=1,
                 hint="case fields are " + ", ".join(sorted(CASE_KEYS)),
             )
-        _check_case_row(row, shown, n)
+        rows.append((row, n))
         inputs = row.get("inputs") or {}
         asserts = row.get("assert") or []
         cases.append(
@@ -366,6 +367,7 @@ def _jsonl_cases(text: str, shown: str) -> list[Case]:
                 line=n,
             )
         )
+    _check_case_rows(rows, shown)
     return cases
 
 
@@ -384,6 +386,17 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+def _check_case_rows(rows: list[tuple[dict[str, Any], int]], shown: str) -> None:
+    """Check every JSONL case at once (one call of the compiled check); the first bad row is then found
+    and located on its own."""
+    from .schemas import is_valid
+
+    if is_valid({"prompt": "p", "cases": [{"id": "row", **row} for row, _ in rows]}, "dataset"):
+        return
+    for row, n in rows:
+        _check_case_row(row, shown, n)
 
 
 def _check_case_row(row: dict[str, Any], shown: str, n: int) -> None:

@@ -48,29 +48,114 @@ def load_schema(name: str) -> dict[str, Any]:
     return schema
 
 
-@cache
-def _fast_check(name: str) -> Any:
-    """A compiled validity check (fastjsonschema): about ten times faster than jsonschema.
+class Invalid(ValueError):
+    """Raised by a compiled check: the data does not satisfy the schema (what fastjsonschema raises)."""
 
-    It speaks draft-07, which covers every keyword these schemas use (a test
-    guards that); jsonschema still explains the errors of a file that fails.
-    """
+    def __init__(self, message: str, value: Any = None, name: Any = None, definition: Any = None, rule: Any = None):
+        super().__init__(message)
+        self.value, self.name, self.definition, self.rule = value, name, definition, rule
+
+
+def _generate(name: str) -> Any:
+    """The check of schema ``name`` as a code object: fastjsonschema's generated source (draft-07),
+    raising :class:`Invalid`, so that running it needs neither fastjsonschema nor its imports."""
     import copy
+    import re
 
     import fastjsonschema
 
     # fastjsonschema annotates the schema it compiles: give it a copy.
     schema = {**copy.deepcopy(load_schema(name)), "$schema": "http://json-schema.org/draft-07/schema#"}
-    return fastjsonschema.compile(schema)
+    source = fastjsonschema.compile_to_code(schema)
+    # its exceptions are given by _fast_check's namespace: the check runs without importing fastjsonschema
+    source = re.sub(r"^from fastjsonschema import .*$", "", source, flags=re.M)
+    entry = re.search(r"^def (\w+)\(", source, re.M)
+    assert entry is not None, "fastjsonschema generated no function"
+    source += f"\n__check__ = {entry.group(1)}\n"
+    return compile(source, f"<promptctl schema {name}>", "exec")
+
+
+def _cache_dirs() -> list[Path]:
+    """Where compiled checks are kept, best first: ``$PROMPTCTL_CACHE_DIR/schemas``, the user's cache
+    folder (``$XDG_CACHE_HOME/promptctl/schemas``, else ``~/.cache/promptctl/schemas``), then beside the
+    schemas (like Python's own ``__pycache__``) when neither can be written."""
+    import os
+
+    dirs = []
+    if os.environ.get("PROMPTCTL_CACHE_DIR"):
+        dirs.append(Path(os.environ["PROMPTCTL_CACHE_DIR"]) / "schemas")
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    if os.path.isabs(base):
+        dirs.append(Path(base) / "promptctl" / "schemas")
+    dirs.append(schema_dir() / "__pycache__")
+    return dirs
+
+
+def _cache_name(name: str) -> str:
+    """Keyed by the schema's bytes, the Python version (marshal's format) and fastjsonschema's version
+    (its version.py, read without importing the package)."""
+    import hashlib
+    import importlib.util
+    import sys
+
+    digest = hashlib.sha256(schema_path(name).read_bytes())
+    digest.update(sys.implementation.cache_tag.encode())
+    spec = importlib.util.find_spec("fastjsonschema")
+    if spec is not None and spec.origin:
+        try:
+            digest.update(Path(spec.origin).with_name("version.py").read_bytes())
+        except OSError:
+            pass
+    return f"{name}.{digest.hexdigest()[:16]}.check"
+
+
+def _compiled(name: str) -> Any:
+    """The code object of schema ``name``'s check: from the cache when it is there and sound, else
+    generated (about 40 ms for the five schemas) and written to the first cache folder that takes it."""
+    import marshal
+
+    key = _cache_name(name)
+    dirs = _cache_dirs()
+    for folder in dirs:
+        try:
+            data = (folder / key).read_bytes()
+            code = marshal.loads(data)
+        except (OSError, ValueError, EOFError, TypeError):
+            continue
+        if getattr(code, "co_filename", None) == f"<promptctl schema {name}>":
+            return code
+    from .fileio import write_atomic
+
+    code = _generate(name)
+    data = marshal.dumps(code)
+    for folder in dirs:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            write_atomic(folder / key, data, fsync=False)
+            break
+        except OSError:
+            continue
+    return code
+
+
+@cache
+def _fast_check(name: str) -> Any:
+    """A compiled validity check (fastjsonschema's generated code): about ten times faster than jsonschema.
+
+    It speaks draft-07, which covers every keyword these schemas use (a test
+    guards that); jsonschema still explains the errors of a file that fails.
+    The generated code is compiled once and cached (see :func:`_compiled`), not in every process.
+    """
+    namespace: dict[str, Any] = {"JsonSchemaValueException": Invalid, "JsonSchemaValuesException": Invalid}
+    exec(_compiled(name), namespace)
+    return namespace["__check__"]
 
 
 def is_valid(data: Any, name: str) -> bool:
     """Whether ``data`` satisfies schema ``name`` (the fast path; no error details)."""
-    import fastjsonschema
-
     try:
         _fast_check(name)(data)
-    except fastjsonschema.JsonSchemaException:
+    except Invalid:
         return False
     return True
 

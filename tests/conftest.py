@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,11 @@ import pytest
 from promptctl.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
+
+# promptctl caches its compiled schema checks (promptctl/schemas.py); in the tests, and in every
+# promptctl process they start, the cache lives in a temp folder, never in the user's home.
+_CACHE = tempfile.TemporaryDirectory(prefix="promptctl-test-cache-")
+os.environ["PROMPTCTL_CACHE_DIR"] = _CACHE.name
 
 
 def write_tree(root: Path, files: dict[str, str]) -> Path:

@@ -18,7 +18,6 @@ A failed call raises :class:`~promptctl.errors.ProviderError` whose message has 
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import importlib
 import json
 import os
@@ -466,6 +465,8 @@ def retry_after_seconds(exc: BaseException) -> float | None:
     except ValueError:
         pass
     try:
+        import email.utils
+
         when = email.utils.parsedate_to_datetime(str(value))
     except (TypeError, ValueError):
         return None

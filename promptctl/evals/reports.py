@@ -242,7 +242,25 @@ def _escape(text: str) -> str:
 
 
 def format_json(r: RunResult) -> str:
-    return json.dumps(r.to_json(), indent=2, ensure_ascii=False) + "\n"
+    """The report as JSON: indented, with each case on one line of its own.
+
+    json's indenting encoder runs in pure Python (five times slower than the compact one, which is
+    in C); a case per line keeps a 1,000-case report fast to write, short, and diffable line by line.
+    """
+    data = r.to_json()
+    lists: list[list[Any]] = []
+    for dataset in data.get("datasets", []):
+        if dataset.get("cases"):
+            lists.append(dataset["cases"])
+            dataset["cases"] = f"\0cases{len(lists) - 1}\0"
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    for i, cases in enumerate(lists):
+        marker = json.dumps(f"\0cases{i}\0")
+        at = text.index(marker)
+        pad = " " * (at - text.rindex("\n", 0, at) - 1 - len('"cases": ') + 2)
+        body = f",\n{pad}".join(json.dumps(c, ensure_ascii=False) for c in cases)
+        text = text.replace(marker, f"[\n{pad}{body}\n{pad[:-2]}]", 1)
+    return text + "\n"
 
 
 # -- JUnit XML ---------------------------------------------------------------------------------
