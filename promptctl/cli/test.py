@@ -91,7 +91,8 @@ def test_command(
     project: ProjectOption = None,
 ) -> None:
     """Run regression evals: render every case of the golden datasets, get the model's answer
-    (recorded, or live through litellm), check its assertions, and compare each dataset's pass rate
+    (recorded, or live: OpenAI-compatible endpoints through promptctl's own client, other
+    providers through litellm), check its assertions, and compare each dataset's pass rate
     with its threshold.
 
     Exit codes: 0 every dataset meets its threshold; 1 one does not, a case regressed against
