@@ -7,12 +7,15 @@ import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from .app import app
 from .common import ProjectOption, RefOption, note, project_dir
+
+if TYPE_CHECKING:
+    from ..evals.runner import RunResult
 
 
 class TestFormat(str, Enum):
@@ -82,6 +85,12 @@ def test_command(
         Optional[str], typer.Option("--filter", "-k", metavar="TEXT", help="Only cases whose id or description contains "
                                     "TEXT (any case), or that have TEXT as a tag.")
     ] = None,
+    shard: Annotated[
+        Optional[str],
+        typer.Option("--shard", metavar="I/N", help="Run only the I-th of N shares of the cases (by case identity: a "
+                     "case always lands in the same shard). Thresholds are then judged by `promptctl report merge` "
+                     "on every shard's JSON report."),
+    ] = None,
     timeout: Annotated[
         Optional[float], typer.Option("--timeout", min=0.001, metavar="SECONDS", help="Timeout of one model call (default: test.timeout_s, 60).")
     ] = None,
@@ -101,7 +110,8 @@ def test_command(
     meets every threshold. When $GITHUB_STEP_SUMMARY is set, the Markdown report is appended to it.
 
     Examples: promptctl test --mode replay · promptctl test support-reply -k refund ·
-    promptctl test --baseline main --format junit -o evals.xml · promptctl test -m fast -m openai/gpt-4o
+    promptctl test --baseline main --format junit -o evals.xml · promptctl test -m fast -m openai/gpt-4o ·
+    promptctl test --shard 2/4 --format json -o shard-2.json
     """
     from ..evals import reports
     from ..evals.runner import RunOptions, count_cases, run_tests, select_datasets
@@ -115,6 +125,13 @@ def test_command(
         raise UsageError("--update-golden writes to the working tree, so it cannot be combined with --ref")
     if update_golden and model and len(model) > 1:
         raise UsageError("--update-golden takes at most one --model")
+    shard_spec = None
+    if shard is not None:
+        from ..evals.shards import parse_shard
+
+        shard_spec = parse_shard(shard)
+        if update_golden:
+            raise UsageError("--update-golden cannot be combined with --shard", hint="update the goldens in one run")
     proj = open_project(project_dir(project), ref=ref)
     datasets = select_datasets(proj, targets or [])
     base = open_project(proj.config.root, ref=baseline) if baseline is not None else None
@@ -126,6 +143,7 @@ def test_command(
         retries=retries,
         max_cost_usd=max_cost,
         filter=filter_,
+        shard=shard_spec,
     )
     total = count_cases(datasets, options, baseline=base is not None)
     progress = reports.Progress(total)
@@ -140,6 +158,18 @@ def test_command(
         reports.print_rich(result, sys.stderr)
     else:
         sys.stderr.write(reports.format_text(result))
+    emit_report(result, fmt, output)
+    if update_golden:
+        from ..evals.goldens import update_goldens
+
+        note(reports.format_golden_changes(update_goldens(result)).rstrip("\n"))
+    raise typer.Exit(result.exit_code)
+
+
+def emit_report(result: RunResult, fmt: TestFormat, output: Path | None) -> None:
+    """The report in ``fmt`` on stdout or in ``output``, and the Markdown one in $GITHUB_STEP_SUMMARY."""
+    from ..evals import reports
+
     if fmt is not TestFormat.text or output is not None:
         text = reports.render(fmt.value, result)
         if output is not None:
@@ -152,8 +182,3 @@ def test_command(
     if summary:
         with open(summary, "a", encoding="utf-8") as fh:
             fh.write(reports.format_markdown(result) + "\n")
-    if update_golden:
-        from ..evals.goldens import update_goldens
-
-        note(reports.format_golden_changes(update_goldens(result)).rstrip("\n"))
-    raise typer.Exit(result.exit_code)

@@ -77,7 +77,10 @@ def summary_line(r: RunResult) -> str:
     head = "ok" if r.ok else "FAIL"
     why = []
     under = [d for d in r.datasets if not d.ok]
-    if len(r.models) > 1:
+    if r.shard is not None:
+        head = f"shard {r.shard[0]}/{r.shard[1]} {head}"
+        why.append("thresholds are judged on every shard together by `promptctl report merge`")
+    elif len(r.models) > 1:
         if r.cheapest() is None:
             why.append("no model meets every threshold")
     elif under:

@@ -65,6 +65,7 @@ class RunOptions:
     retries: int | None = None
     max_cost_usd: float | None = None
     filter: str | None = None
+    shard: tuple[int, int] | None = None  # (I, N): run only the I-th of N shares of the cases
 
 
 @dataclass(slots=True)
@@ -104,6 +105,7 @@ class CaseResult:
     recorded: bool = False
     source: str = ""
     golden: Any = None
+    position: int = 0  # its place in the dataset, so that merged shard reports keep the dataset's order
 
     @property
     def passed(self) -> bool:
@@ -123,6 +125,7 @@ class CaseResult:
             "tokens": self.tokens,
             "recorded": self.recorded,
             "source": self.source,
+            "position": self.position,
             "asserts": [a.to_json() for a in self.asserts],
         }
 
@@ -261,6 +264,8 @@ class RunResult:
     replayed: int = 0
     recorded: int = 0
     duration_s: float = 0.0
+    shard: tuple[int, int] | None = None
+    given_regressions: list[Regression] | None = None  # a merged report's (its baseline cases are not kept)
 
     @property
     def cases(self) -> list[CaseResult]:
@@ -268,6 +273,8 @@ class RunResult:
 
     @property
     def regressions(self) -> list[Regression]:
+        if self.given_regressions is not None:
+            return self.given_regressions
         before = {(d.dataset.path, d.model, c.id): c for d in self.baseline for c in d.cases}
         out = []
         for d in self.datasets:
@@ -311,6 +318,8 @@ class RunResult:
     def ok(self) -> bool:
         if self.budget_stopped or self.regressions:
             return False
+        if self.shard is not None:
+            return True  # a share cannot judge a threshold: `promptctl report merge` judges the whole
         if len(self.models) > 1:
             return self.cheapest() is not None
         return all(d.ok for d in self.datasets)
@@ -329,6 +338,7 @@ class RunResult:
             "mode": self.mode,
             "version": self.version,
             "models": self.models,
+            "shard": None if self.shard is None else {"index": self.shard[0], "count": self.shard[1]},
             "summary": {
                 "datasets": len(self.datasets),
                 "cases": len(cases),
@@ -422,9 +432,20 @@ def case_matches(case: Case, text: str | None) -> bool:
     return needle in case.id.lower() or needle in (case.description or "").lower() or text in case.tags
 
 
+def selected(dataset: Dataset, case: Case, options: RunOptions) -> bool:
+    """Whether ``case`` runs: it matches ``--filter`` and falls in ``--shard``."""
+    if not case_matches(case, options.filter):
+        return False
+    if options.shard is None:
+        return True
+    from .shards import shard_of
+
+    return shard_of(dataset.path, case.id, options.shard[1]) == options.shard[0]
+
+
 def count_cases(datasets: Sequence[Dataset], options: RunOptions, *, baseline: bool = False) -> int:
     """How many cases a run of ``datasets`` with ``options`` will report (for a progress bar)."""
-    per_model = sum(1 for d in datasets for c in d.cases if case_matches(c, options.filter))
+    per_model = sum(1 for d in datasets for c in d.cases if selected(d, c, options))
     return per_model * max(1, len(set(options.models))) * (2 if baseline else 1)
 
 
@@ -698,6 +719,7 @@ class _Job:
     prompt: Prompt | None
     model_override: str | None
     prompt_error: str | None
+    position: int = 0  # the case's place in its dataset (a shard runs some of them)
 
 
 class _Run:
@@ -776,6 +798,7 @@ class _Run:
             result = CaseResult(job.case.id, "error", reason=f"unexpected {type(e).__name__}: {e}")
         result.source = result.source or f"{job.case.source}:{job.case.line}"
         result.golden = job.case.golden
+        result.position = job.position
         job.result.cases[job.index] = result
         if self.on_case is not None:
             self.on_case(job.result, result)
@@ -869,14 +892,15 @@ def _jobs(
     project: Project,
     datasets: Sequence[Dataset],
     models: Sequence[str | None],
-    text_filter: str | None,
+    options: RunOptions,
     version: str,
 ) -> tuple[list[DatasetResult], list[_Job]]:
     results: list[DatasetResult] = []
     jobs: list[_Job] = []
     for model in models:
         for dataset in datasets:
-            cases = [c for c in dataset.cases if case_matches(c, text_filter)]
+            picked = [(n, c) for n, c in enumerate(dataset.cases) if selected(dataset, c, options)]
+            cases = [c for _, c in picked]
             if not cases:
                 continue
             prompt: Prompt | None = None
@@ -889,13 +913,13 @@ def _jobs(
                 dataset=dataset,
                 model=model or (prompt.model if prompt else None),
                 prompt_ref=prompt.ref if prompt else None,
-                cases=[CaseResult(c.id, "skipped") for c in cases],
+                cases=[CaseResult(c.id, "skipped", position=n) for n, c in picked],
                 version=version,
             )
             result.model = model if model is not None else result.model
             results.append(result)
-            for i, case in enumerate(cases):
-                jobs.append(_Job(project, dataset, result, i, case, prompt, model, error))
+            for i, (n, case) in enumerate(picked):
+                jobs.append(_Job(project, dataset, result, i, case, prompt, model, error, n))
     return results, jobs
 
 
@@ -955,7 +979,9 @@ def run_tests(
     start = time.perf_counter()
     models: list[str | None] = list(dict.fromkeys(options.models)) or [None]
     version = project.source.label
-    results, jobs = _jobs(project, datasets, models, options.filter, version)
+    results, jobs = _jobs(project, datasets, models, options, version)
+    if not jobs and options.shard is not None:
+        return RunResult(datasets=[], mode=options.mode, version=version, models=models, shard=options.shard)
     if not jobs:
         raise UsageError(
             f"no case matches --filter {options.filter!r}" if options.filter else "the selected datasets have no cases",
@@ -963,7 +989,7 @@ def run_tests(
         )
     base_results: list[DatasetResult] = []
     if baseline is not None:
-        base_results, base_jobs = _jobs(baseline, datasets, models, options.filter, baseline.source.label)
+        base_results, base_jobs = _jobs(baseline, datasets, models, options, baseline.source.label)
         jobs += base_jobs
     from .preflight import check_models
 
@@ -994,5 +1020,6 @@ def run_tests(
         replayed=run.caller.replayed,
         recorded=run.store.written,
         duration_s=time.perf_counter() - start,
+        shard=options.shard,
     )
 
