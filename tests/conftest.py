@@ -31,6 +31,22 @@ def write_tree(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
+def local_project(root: Path, url: str, files: dict[str, str]) -> Path:
+    """A project whose one model, ``local``, is the test server at ``url`` (key from $LOCAL_KEY), with
+    prompt ``qa`` (``{{ q }}`` as the user message) and ``files`` on top."""
+    return write_tree(root, {
+        "promptctl.yaml": f"""\
+            promptctl: 1
+            defaults: {{model: local}}
+            models:
+              local: {{model: openai/gpt-4o-mini, api_base: "{url}", api_key_env: LOCAL_KEY}}
+            test: {{timeout_s: 5, retries: 0, concurrency: 8}}
+            """,
+        "prompts/qa.prompt.yaml": 'inputs: {q: string}\nmessages:\n  - role: user\n    content: "{{ q }}"\n',
+        **files,
+    })
+
+
 @dataclass
 class Result:
     code: int

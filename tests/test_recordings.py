@@ -64,8 +64,39 @@ def test_the_last_record_wins_and_compaction_drops_the_older(tmp_path):
     assert store.get("k")["response"]["text"] == "two"
     assert store.compact() == ["p.jsonl"]
     lines = [json.loads(x) for x in (tmp_path / "p.jsonl").read_text().splitlines()]
-    assert [(r["key"], r["response"]["text"]) for r in lines] == [("k", "two"), ("j", "other")]
-    assert RecordingStore(tmp_path).compact() == []  # nothing superseded: nothing rewritten
+    assert [(r["key"], r["response"]["text"]) for r in lines] == [("j", "other"), ("k", "two")]  # key order
+    assert RecordingStore(tmp_path).compact() == []  # nothing superseded, nothing written: nothing rewritten
+
+
+def test_recording_the_same_answers_in_another_order_gives_the_same_file(tmp_path):
+    files = []
+    for n, order in enumerate((["a", "b", "c", "d"], ["d", "b", "a", "c"])):
+        store = RecordingStore(tmp_path / str(n))
+        for key in order:  # as concurrent calls finish in any order
+            store.put(key, {"response": {"text": key.upper()}}, file="p.jsonl")
+        store.compact()
+        files.append((tmp_path / str(n) / "p.jsonl").read_bytes())
+    assert files[0] == files[1] and files[0].count(b"\n") == 4
+
+
+def test_prune_drops_what_the_run_did_not_use_and_removes_emptied_files(tmp_path):
+    store = RecordingStore(tmp_path)
+    for key, file in (("a", "p.jsonl"), ("b", "p.jsonl"), ("c", "old/gone.jsonl"), ("d", "_graders.jsonl")):
+        store.put(key, {"response": {"text": key}}, file=file)
+    store.close()
+    with open(tmp_path / "p.jsonl", "a") as fh:
+        fh.write("{torn\n")
+    store = RecordingStore(tmp_path)
+    assert store.get("a") and store.get("d") and store.get("zzz") is None
+    assert store.unused() == {"old/gone.jsonl": 1, "p.jsonl": 2}  # b, and the torn line
+    assert (tmp_path / "old/gone.jsonl").is_file()  # unused() changes nothing
+    assert store.prune() == {"old/gone.jsonl": 1, "p.jsonl": 2}
+    assert not (tmp_path / "old/gone.jsonl").exists()
+    assert [json.loads(x)["key"] for x in (tmp_path / "p.jsonl").read_text().splitlines()] == ["a"]
+    assert (tmp_path / "_graders.jsonl").is_file()
+    again = RecordingStore(tmp_path)
+    again.get("a"), again.get("d")
+    assert again.unused() == {} and again.prune() == {}
 
 
 def test_a_torn_last_line_is_skipped_and_the_next_record_starts_on_its_own_line(tmp_path):

@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from conftest import write_tree
+from conftest import local_project
 from llm_server import LLMServer
 
 from promptctl.evals.shards import shard_of
@@ -30,15 +30,7 @@ def dataset(prompt_threshold: float, words: list[str]) -> str:
 def project(tmp_path, server, cli, monkeypatch):
     """Two datasets: qa (25 of 30 pass, threshold 0.8: met) and qb (9 of 10 pass, threshold 1: missed)."""
     monkeypatch.setenv("LOCAL_KEY", "k")
-    root = write_tree(tmp_path / "p", {
-        "promptctl.yaml": f"""\
-            promptctl: 1
-            defaults: {{model: local}}
-            models:
-              local: {{model: openai/gpt-4o-mini, api_base: "{server.url}", api_key_env: LOCAL_KEY}}
-            test: {{timeout_s: 5, retries: 0, concurrency: 8}}
-            """,
-        "prompts/qa.prompt.yaml": 'inputs: {q: string}\nmessages:\n  - role: user\n    content: "{{ q }}"\n',
+    root = local_project(tmp_path / "p", server.url, {
         "evals/qa.eval.yaml": dataset(0.8, ["ok"] * 25 + ["no"] * 5),
         "evals/qb.eval.yaml": dataset(1.0, ["ok"] * 9 + ["no"]),
     })

@@ -7,7 +7,7 @@ import traceback
 from collections.abc import Sequence
 
 from ..errors import PromptctlError
-from . import diff, init, lint, registry, render, report, schema, test  # noqa: F401  (each registers its command on the app)
+from . import diff, init, lint, recordings, registry, render, report, schema, test  # noqa: F401  (each registers its command on the app)
 from .app import app, state
 
 # `promptctl --help` lists commands in the order of a prompt's life, not of the imports above.

@@ -11,7 +11,9 @@ The key is the SHA-256 of the canonical request: model, rendered messages, param
 (for graders, their own request; for embeddings, model and text). API keys, headers and base URLs are
 never part of a record. A record is appended (one ``write`` of one line) as soon as its response
 arrives, so an interrupted run keeps everything it paid for; the last record of a key wins, and
-:meth:`RecordingStore.compact` drops the superseded ones after a complete run.
+after a complete run :meth:`RecordingStore.compact` rewrites each file it wrote to in key order,
+without the superseded records: recording the same requests again, in any order, gives the same
+file. :meth:`RecordingStore.prune` drops the records no case of the current datasets used.
 
 Modes: ``auto`` (use a recording, else call and record), ``replay`` (never call; a miss fails the
 case), ``refresh`` (always call, re-record), ``off`` (always call, record nothing).
@@ -74,6 +76,8 @@ class RecordingStore:
         self._needs_newline: set[str] = set()
         self.bad_lines: list[str] = []  # "path:line" of lines that are not records (e.g. a cut-off write)
         self.written = 0
+        self.used: set[str] = set()  # the keys this run looked up and found, or recorded
+        self._wrote: set[str] = set()  # files appended to
         self._load()
 
     def __len__(self) -> int:
@@ -107,7 +111,10 @@ class RecordingStore:
 
     def get(self, key: str) -> dict[str, Any] | None:
         """The newest record of ``key``, or None."""
-        return self._records.get(key)
+        record = self._records.get(key)
+        if record is not None:
+            self.used.add(key)
+        return record
 
     def put(self, key: str, record: Mapping[str, Any], *, file: str) -> None:
         """Store ``record`` under ``key`` in ``file`` (relative to the folder): appended at once."""
@@ -132,6 +139,8 @@ class RecordingStore:
             self._superseded.add(file)
         self._records[key] = full
         self._files[key] = file
+        self._wrote.add(file)
+        self.used.add(key)
         self.written += 1
 
     def close(self) -> None:
@@ -140,24 +149,49 @@ class RecordingStore:
         self._fds.clear()
 
     def compact(self) -> list[str]:
-        """Rewrite (atomically) each file holding superseded records, keeping the newest of each key
-        in the place its key first appeared. Returns the files rewritten."""
+        """Rewrite (atomically) each file this run appended to, or holding superseded records: the
+        newest record of each of its keys, in key order. Returns the files rewritten."""
         self.close()
         rewritten = []
-        for rel in sorted(self._superseded):
-            path = self.folder / rel
-            if not path.is_file():
-                continue
-            keep: dict[str, str] = {}
-            with open(path, encoding="utf-8") as fh:
-                for line in fh:
-                    try:
-                        key = json.loads(line).get("key")
-                    except (ValueError, AttributeError, RecursionError):
-                        continue
-                    if isinstance(key, str) and self._files.get(key) == rel and key not in keep:
-                        keep[key] = json.dumps(self._records[key], ensure_ascii=False, separators=(",", ":")) + "\n"
-            write_atomic(path, "".join(keep.values()).encode("utf-8"), fsync=False)
-            rewritten.append(rel)
+        for rel in sorted(self._superseded | self._wrote):
+            if (self.folder / rel).is_file():
+                self._rewrite(rel, self._kept(rel))
+                rewritten.append(rel)
         self._superseded.clear()
+        self._wrote.clear()
         return rewritten
+
+    def _kept(self, rel: str, keep: set[str] | None = None) -> list[str]:
+        """The keys whose newest record is in file ``rel`` (and in ``keep``, when given), sorted."""
+        return sorted(k for k, f in self._files.items() if f == rel and (keep is None or k in keep))
+
+    def _rewrite(self, rel: str, keys: list[str]) -> None:
+        path = self.folder / rel
+        if not keys:
+            path.unlink()
+            return
+        text = "".join(json.dumps(self._records[k], ensure_ascii=False, separators=(",", ":")) + "\n" for k in keys)
+        write_atomic(path, text.encode("utf-8"), fsync=False)
+
+    def unused(self) -> dict[str, int]:
+        """``{file: records}`` no lookup or recording of this run used (unreadable lines count too)."""
+        out: dict[str, int] = {}
+        for key, rel in self._files.items():
+            if key not in self.used:
+                out[rel] = out.get(rel, 0) + 1
+        for where in self.bad_lines:
+            rel = Path(where.rsplit(":", 1)[0]).relative_to(self.folder).as_posix()
+            out[rel] = out.get(rel, 0) + 1
+        return dict(sorted(out.items()))
+
+    def prune(self) -> dict[str, int]:
+        """Drop every record this run did not use (see :meth:`unused`): each file is rewritten with
+        what it keeps, in key order, or removed when it keeps nothing. Returns what was dropped."""
+        self.close()
+        dropped = self.unused()
+        for rel in dropped:
+            self._rewrite(rel, self._kept(rel, self.used))
+        for key in [k for k in self._files if k not in self.used]:
+            del self._files[key], self._records[key]
+        self.bad_lines.clear()
+        return dropped

@@ -66,6 +66,7 @@ class RunOptions:
     max_cost_usd: float | None = None
     filter: str | None = None
     shard: tuple[int, int] | None = None  # (I, N): run only the I-th of N shares of the cases
+    prune: str | None = None  # "check": report the recordings the run did not use; "drop": drop them
 
 
 @dataclass(slots=True)
@@ -266,6 +267,8 @@ class RunResult:
     duration_s: float = 0.0
     shard: tuple[int, int] | None = None
     given_regressions: list[Regression] | None = None  # a merged report's (its baseline cases are not kept)
+    unused: dict[str, int] | None = None  # with RunOptions.prune: {recordings file: records not used}
+    kept: int = 0  # with RunOptions.prune: the records kept
 
     @property
     def cases(self) -> list[CaseResult]:
@@ -1001,7 +1004,10 @@ def run_tests(
         asyncio.run(run.run(jobs))
     finally:
         run.store.close()
-    if not run.budget.stopped and run.store.written:
+    unused = None
+    if options.prune is not None:
+        unused = run.store.prune() if options.prune == "drop" else run.store.unused()
+    elif not run.budget.stopped and run.store.written:
         run.store.compact()
     for d in results + base_results:
         for c in d.cases:
@@ -1021,5 +1027,7 @@ def run_tests(
         recorded=run.store.written,
         duration_s=time.perf_counter() - start,
         shard=options.shard,
+        unused=unused,
+        kept=len(run.store.used),
     )
 
