@@ -252,6 +252,7 @@ def test_max_cost_stops_before_the_estimate_would_exceed_it(tmp_path, server, cl
     assert r.code == 1
     assert server.count() == 2  # $0.025 spent; a third call (~$0.0125) would pass $0.03
     data = json.loads(r.out)
+    assert data["budget"].pop("estimated_usd") > 0.012  # the 2nd call's estimate learnt from the 1st call's cost
     assert data["budget"] == {"limit_usd": 0.03, "spent_usd": 0.025, "stopped": True}
     assert data["summary"]["skipped"] == 4 and data["summary"]["passed"] == 2
     assert "budget reached" in r.err and "2 of 6 cases ran" in r.err

@@ -95,18 +95,22 @@ def summary_line(r: RunResult) -> str:
         text += f", {counts['skipped']} skipped"
     text += f"; {r.live_calls} live calls, {r.replayed} replayed, {r.recorded} recorded"
     if r.spent_usd:
-        text += f", ${r.spent_usd:.4f} spent"
+        text += f", {_cost(r.spent_usd)} spent on live calls"
     text += f" in {r.duration_s:.1f}s"
     return text
 
 
 def budget_line(r: RunResult) -> str | None:
-    if not r.budget_stopped or r.budget_limit is None:
+    """With --max-cost: what the live calls cost against what they were estimated at, and where it stopped."""
+    if r.budget_limit is None:
         return None
+    estimate = f"estimated {_cost(r.estimated_usd)} before they were made"
+    if not r.budget_stopped:
+        return f"budget ${r.budget_limit:g}: live calls cost {_cost(r.spent_usd)} ({estimate})"
     ran = sum(1 for c in r.cases if c.status != "skipped")
     return (
         f"budget reached: stopped before spending more than ${r.budget_limit:g} "
-        f"(spent ${r.spent_usd:.4f}); {ran} of {len(r.cases)} cases ran, the rest were skipped"
+        f"(spent {_cost(r.spent_usd)}, {estimate}); {ran} of {len(r.cases)} cases ran, the rest were skipped"
     )
 
 

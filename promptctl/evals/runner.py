@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import json
 import os
 import random
 import shlex
@@ -260,6 +261,7 @@ class RunResult:
     baseline_version: str | None = None
     budget_limit: float | None = None
     spent_usd: float = 0.0
+    estimated_usd: float = 0.0  # with a budget: the calls made, as estimated before each was made
     budget_stopped: bool = False
     live_calls: int = 0
     replayed: int = 0
@@ -360,6 +362,7 @@ class RunResult:
             "budget": {
                 "limit_usd": self.budget_limit,
                 "spent_usd": round(self.spent_usd, 8),
+                "estimated_usd": round(self.estimated_usd, 8),
                 "stopped": self.budget_stopped,
             },
             "baseline": None,
@@ -463,19 +466,34 @@ class Budget:
         self.spent = 0.0
         self.reserved = 0.0
         self.stopped = False
+        self.estimated = 0.0  # the estimates of the calls made, summed (to compare with what they cost)
+        self._raw_estimated = 0.0  # token estimates (uncalibrated) of the calls settled
+        self._raw_actual = 0.0  # and what those calls cost
         self._costs: list[float] = []
         self._completion_tokens: list[int] = []
 
-    def expected_output_tokens(self, params: Mapping[str, Any]) -> int:
+    def expected_output_tokens(self, params: Mapping[str, Any], golden_tokens: int | None = None) -> int:
+        """The answer's likely length: its golden's, else the mean of this run's answers so far, else the
+        output limit (at most DEFAULT_OUTPUT_TOKENS: a limit is a ceiling, rarely reached)."""
         cap = params.get("max_tokens") or params.get("max_completion_tokens")
-        if self._completion_tokens:
-            seen = int(sum(self._completion_tokens) / len(self._completion_tokens)) + 1
-            return min(seen, int(cap)) if isinstance(cap, int) else seen
-        return int(cap) if isinstance(cap, int) else DEFAULT_OUTPUT_TOKENS
+        cap = int(cap) if isinstance(cap, int) and not isinstance(cap, bool) and cap > 0 else None
+        if golden_tokens is not None:
+            guess = golden_tokens
+        elif self._completion_tokens:
+            guess = int(sum(self._completion_tokens) / len(self._completion_tokens)) + 1
+        else:
+            guess = DEFAULT_OUTPUT_TOKENS
+        return min(guess, cap) if cap is not None else guess
 
     def estimate(self, by_tokens: float | None) -> float:
-        mean = sum(self._costs) / len(self._costs) if self._costs else 0.0
-        return max(by_tokens or 0.0, mean)
+        """A call's cost: from its tokens at the price table's prices, scaled by how this run's calls
+        compared with their own estimates (so a model that answers longer than its goldens, or a
+        tokenizer that counts differently, is learnt); else the mean of this run's calls."""
+        if by_tokens is not None:
+            if self._raw_estimated > 0 and self._raw_actual > 0:
+                return by_tokens * (self._raw_actual / self._raw_estimated)
+            return by_tokens
+        return sum(self._costs) / len(self._costs) if self._costs else 0.0
 
     def reserve(self, estimate: float) -> bool:
         if self.limit is None:
@@ -484,13 +502,17 @@ class Budget:
             self.stopped = True
             return False
         self.reserved += estimate
+        self.estimated += estimate
         return True
 
-    def settle(self, estimate: float, completion: Completion | None) -> None:
+    def settle(self, estimate: float, completion: Completion | None, by_tokens: float | None = None) -> None:
         if self.limit is not None:
             self.reserved -= estimate
         if completion is not None:
             cost = completion.cost_usd or 0.0
+            if by_tokens:
+                self._raw_estimated += by_tokens
+                self._raw_actual += cost
             self.spent += cost
             self._costs.append(cost)
             if "completion_tokens" in completion.usage:
@@ -525,6 +547,7 @@ class Caller:
         self.replayed = 0
         self._inflight: dict[str, asyncio.Future[Any]] = {}
         self._warmed: dict[tuple[str, str | None], asyncio.Event] = {}
+        self._expect: dict[str, int] = {}  # request key -> the answer's expected tokens (its golden's)
 
     def _complete_fn(self) -> CompleteFn:
         if self.services.complete is None:
@@ -546,10 +569,14 @@ class Caller:
             await self.providers.aclose()
 
     async def chat(
-        self, request: ChatRequest, fallbacks: Sequence[ChatRequest], *, file: str, meta: Mapping[str, Any], miss_hint: str
+        self, request: ChatRequest, fallbacks: Sequence[ChatRequest], *, file: str, meta: Mapping[str, Any], miss_hint: str,
+        expect_tokens: int | None = None,
     ) -> Completion:
-        """The completion of ``request`` (or, when its model fails, of the first fallback that answers)."""
+        """The completion of ``request`` (or, when its model fails, of the first fallback that answers).
+        ``expect_tokens``: how long the answer is likely to be (from the case's golden), for the budget."""
         key = request_key("chat", request.key_payload())
+        if expect_tokens is not None:
+            self._expect[key] = expect_tokens
         if self.mode in ("auto", "replay"):
             record = self.store.get(key)
             if record is not None:
@@ -622,10 +649,11 @@ class Caller:
     ) -> Completion:
         async with self.semaphore:
             estimate = 0.0
+            by_tokens = None
             if self.budget.limit is not None:
-                by_tokens = None
                 if self.services.estimate is not None:
-                    by_tokens = self.services.estimate(request, self.budget.expected_output_tokens(request.params))
+                    out = self.budget.expected_output_tokens(request.params, self._expect.get(key))
+                    by_tokens = self.services.estimate(request, out)
                 estimate = self.budget.estimate(by_tokens)
             if not self.budget.reserve(estimate):
                 raise ProviderError(
@@ -639,7 +667,7 @@ class Caller:
                     lambda ep: complete(by_endpoint[ep], self.policy.timeout_s), list(by_endpoint)
                 )
             finally:
-                self.budget.settle(estimate, completion)
+                self.budget.settle(estimate, completion, by_tokens)
         if self.mode != "off":
             self.store.put(
                 key, {"kind": "chat", **meta, "request": request.payload(), "response": completion.to_json()}, file=file
@@ -831,7 +859,7 @@ class _Run:
         hint = f"record it with `promptctl test --mode auto {shlex.quote(job.dataset.name)} --filter {shlex.quote(case.id)}`"
         completion = await self.caller.chat(
             request, fallbacks, file=prompt_file(prompt.name), meta={"prompt": prompt.name, "case": case.id},
-            miss_hint=hint,
+            miss_hint=hint, expect_tokens=golden_tokens(case.golden),
         )
         return await self._check(job, prompt, messages, completion)
 
@@ -889,6 +917,16 @@ class _Run:
             tokens=int(completion.usage.get("total_tokens", 0)),
             recorded=completion.recorded,
         )
+
+
+def golden_tokens(golden: Any) -> int | None:
+    """The tokens of an answer like ``golden`` (characters / 4), or None without a golden."""
+    if golden is None:
+        return None
+    from .prices import CHARS_PER_TOKEN
+
+    text = golden if isinstance(golden, str) else json.dumps(golden, ensure_ascii=False)
+    return int(len(text) / CHARS_PER_TOKEN) + 1
 
 
 def _jobs(
@@ -1021,6 +1059,7 @@ def run_tests(
         baseline_version=baseline.source.label if baseline is not None else None,
         budget_limit=run.budget.limit,
         spent_usd=run.budget.spent,
+        estimated_usd=run.budget.estimated,
         budget_stopped=run.budget.stopped,
         live_calls=run.caller.live_calls,
         replayed=run.caller.replayed,

@@ -150,6 +150,7 @@ def merge(paths: Sequence[Path]) -> RunResult:
         baseline_version=baseline[0].get("version") if baseline else None,
         budget_limit=budgets[0].get("limit_usd"),
         spent_usd=sum(float(b.get("spent_usd") or 0.0) for b in budgets),
+        estimated_usd=sum(float(b.get("estimated_usd") or 0.0) for b in budgets),
         budget_stopped=any(b.get("stopped") for b in budgets),
         live_calls=sum(int(s.get("live_calls") or 0) for s in summaries),
         replayed=sum(int(s.get("replayed") or 0) for s in summaries),
