@@ -147,3 +147,22 @@ def test_the_readme_set_up_command_runs_the_example_evals_from_recordings(tmp_pa
         r = cli(step.split()[1:], cwd=tmp_path)
         assert r.code == 0, (step, r.err)
     assert "ok: 5 passed" in r.err
+
+
+def test_auto_mode_with_a_missing_key_is_one_error_not_one_per_case(tmp_path, cli, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    assert cli(["init", str(tmp_path / "demo")]).code == 0
+    demo = tmp_path / "demo"
+    rec = demo / ".promptctl/recordings"
+    before = {p: p.read_bytes() for p in rec.rglob("*.jsonl")}
+    dataset = demo / "evals/support-reply.eval.yaml"
+    text = dataset.read_text()
+    assert "refund for order 123" in text
+    dataset.write_text(text.replace("refund for order 123", "refund for order 124"))  # no recording for it now
+    r = cli(["test"], cwd=demo)
+    assert r.code == 2, r.err
+    errors = [line for line in r.err.splitlines() if "no API key" in line]
+    assert len(errors) == 1, r.err  # one error, not one per case
+    assert "OPENAI_API_KEY" in errors[0] and "case 'refund' of support/reply has no recording" in errors[0]
+    assert "--mode replay" in errors[0]
+    assert {p: p.read_bytes() for p in rec.rglob("*.jsonl")} == before  # nothing lost, nothing called

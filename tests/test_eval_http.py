@@ -206,9 +206,10 @@ def test_no_retry_on_client_errors(tmp_path, server, cli, fault, words):
 
 def test_a_missing_key_variable_is_named_and_nothing_is_called(tmp_path, server, cli):
     root = make_project(tmp_path / "p", server, {"x": "ask"}, prompt="    model: nokey\n" + QA_PROMPT)
-    r = cli(["test"], cwd=root)
-    assert r.code == 1 and server.count() == 0
-    assert "UNSET_KEY_FOR_TESTS is not set" in r.err
+    r = cli(["test"], cwd=root)  # auto mode: the first case that needs a call stops the run, one error
+    assert (r.code, r.out) == (2, "") and server.count() == 0
+    assert r.err.count("error:") == 1 and "UNSET_KEY_FOR_TESTS (for nokey) is not set" in r.err
+    assert "case 'x' of qa has no recording, so it needs a live call" in r.err
     assert "nokey: nokey:" not in r.err  # the alias is named once
     # a mode that always calls checks every key before any case runs: one error, exit 2
     r = cli(["test", "--mode", "refresh"], cwd=root)

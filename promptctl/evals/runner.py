@@ -19,7 +19,7 @@ import os
 import random
 import shlex
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -519,6 +519,10 @@ class Budget:
                 self._completion_tokens.append(completion.usage["completion_tokens"])
 
 
+class StopRun(UsageError):
+    """An error that stops the whole run (not just one case): raised out of the run, exit 2."""
+
+
 class Caller:
     """Gets completions: from recordings when the mode allows, else live (bounded, budgeted, retried)
     and recorded as they arrive. Identical requests in flight share one call."""
@@ -616,6 +620,7 @@ class Caller:
         complete = self._complete_fn()
         by_endpoint = {r.endpoint: r for r in (request, *fallbacks)}
         if self.providers is not None:
+            self._check_keys([request.endpoint], meta)  # a fallback's missing key is that fallback's failure
             await self.providers.ready(by_endpoint)  # litellm's import: before any call is timed
         if self.providers is not None and self.providers.native_for(request.endpoint):
             # one shared, pooled client: no first call to wait for
@@ -637,6 +642,21 @@ class Caller:
         finally:
             if first:
                 warmed.set()
+
+    def _check_keys(self, endpoints: Iterable[Endpoint], meta: Mapping[str, Any]) -> None:
+        """Stop the run (one error, exit 2) when a live call needs a key whose variable is not set:
+        every case needing a call would fail the same way. (Refresh and off modes check before the run.)"""
+        from .preflight import missing_key
+
+        for endpoint in endpoints:
+            var = missing_key(endpoint, self.client)
+            if var is not None:
+                what = f"case {meta['case']!r} of {meta['prompt']}" if "case" in meta else "a grader call"
+                raise StopRun(
+                    f"no API key: the environment variable {var} (for {endpoint.name}) is not set",
+                    hint=f"{what} has no recording, so it needs a live call; export {var}=…, "
+                    "or run from recordings with --mode replay",
+                )
 
     async def _call(
         self,
@@ -799,8 +819,14 @@ class _Run:
             start_loading_litellm()
 
     async def run(self, jobs: list[_Job]) -> None:
+        tasks = [asyncio.ensure_future(self._run_job(job)) for job in jobs]
         try:
-            await asyncio.gather(*(self._run_job(job) for job in jobs))
+            await asyncio.gather(*tasks)
+        except StopRun:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
         finally:
             await self.caller.aclose()
 
@@ -821,7 +847,7 @@ class _Run:
             result = await self._case(job)
         except ProviderError as e:
             result = CaseResult(job.case.id, "skipped" if e.kind == "budget" else "error", reason=str(e))
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, StopRun):
             raise
         except PromptctlError as e:
             result = CaseResult(job.case.id, "error", reason=str(e))
