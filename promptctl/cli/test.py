@@ -15,7 +15,7 @@ from .app import app
 from .common import ProjectOption, RefOption, note, project_dir
 
 if TYPE_CHECKING:
-    from ..evals.runner import RunResult
+    from ..evals.results import RunResult
 
 
 class TestFormat(str, Enum):

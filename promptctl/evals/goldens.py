@@ -22,7 +22,7 @@ from ..errors import DependencyError, FileFormatError, UsageError
 
 if TYPE_CHECKING:
     from ..model import Case
-    from .runner import RunResult
+    from .results import RunResult
 
 
 @dataclass(frozen=True, slots=True)

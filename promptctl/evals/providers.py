@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from typing import Any
 
 from .native import NativeProvider, speaks_openai
 from .prices import estimate_cost

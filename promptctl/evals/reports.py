@@ -13,7 +13,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .goldens import GoldenChange
-    from .runner import CaseResult, DatasetResult, RunResult
+    from .results import CaseResult, DatasetResult, RunResult
 
 FORMATS = ("text", "json", "junit", "markdown")
 
@@ -53,7 +53,7 @@ def _priced(d: DatasetResult) -> bool:
 
 
 def dataset_row(d: DatasetResult) -> dict[str, str]:
-    from .runner import percentile
+    from .results import percentile
 
     lat = d.latencies
     return {

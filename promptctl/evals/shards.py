@@ -19,7 +19,7 @@ from typing import Any
 from ..errors import FileFormatError, UsageError
 from ..model import Dataset
 from .assertions import AssertionResult
-from .runner import CaseResult, DatasetResult, Regression, RunResult
+from .results import CaseResult, DatasetResult, Regression, RunResult
 
 Shard = tuple[int, int]  # (index from 1, count)
 
