@@ -35,6 +35,8 @@ CASES = {
     "icontains": ({"type": "icontains", "value": "REFUND"}, "a refund", "a return", {}),
     "contains-any": ({"type": "contains-any", "value": ["replace", "refund"]}, "we will refund", "sorry", {}),
     "contains-all": ({"type": "contains-all", "value": ["order", "123"]}, "order 123", "order 124", {}),
+    "icontains-any": ({"type": "icontains-any", "value": "Replace, REFUND"}, "we will Refund", "sorry", {}),
+    "icontains-all": ({"type": "icontains-all", "value": ["ORDER", "Shipped"]}, "order shipped", "order lost", {}),
     "starts-with": ({"type": "starts-with", "value": "- "}, "- one", "one", {}),
     "regex": ({"type": "regex", "value": r"order \d+"}, "order 42 shipped", "order x", {}),
     "is-json": ({"type": "is-json"}, '{"a": 1}', "a: 1", {}),

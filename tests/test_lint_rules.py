@@ -173,6 +173,8 @@ CASES = [
     ("untested", "PC506", {EVAL: None}, {}, (PROMPT, 1), []),
     ("missing-case-file", "PC507", {EVAL: DATASET + "  - file: data/missing.jsonl\n"},
      {EVAL: DATASET + "  - file: data/there.jsonl\n", "evals/data/there.jsonl": '{"id": "t", "inputs": {"who": "T"}}\n'}, (EVAL, 7), []),
+    ("empty-assertion-value", "PC508", {EVAL: DATASET + "  - {id: bo, inputs: {who: Bo}, assert: [{type: contains, value: ''}]}\n"},
+     {EVAL: DATASET + "  - {id: bo, inputs: {who: Bo}, assert: [{type: contains, value: Bo}]}\n"}, (EVAL, 7), []),
     ("sample-render", "PC601", {PROMPT: greet(samples="  - {name: world, inputs: {whom: World}}")},
      {PROMPT: greet(samples="  - {name: world, inputs: {who: World, tone: cool}}")}, (PROMPT, 13), []),
     ("sample-render-runtime", "PC601", {PROMPT: greet(user='    content: "Say hello to {{ who.first }}"')}, {}, (PROMPT, 13), []),

@@ -6,10 +6,13 @@ assertion has no ``value``, it compares with the case's ``golden``.
 ================  ============================================================================
 type              passes when
 ================  ============================================================================
-equals            the output is exactly ``value`` (JSON values compare as JSON)
+equals            the output is exactly ``value`` as text; an object or array ``value`` (or a
+                  ``golden`` written as JSON text) compares with the output parsed as JSON (no code
+                  fence; ``1`` is not ``true``)
 contains          the output contains ``value``; ``icontains`` ignores case
-contains-any      it contains at least one of ``value`` (a list, or a comma-separated string)
-contains-all      it contains every one of ``value``
+contains-any      it contains at least one of ``value`` (a list, or a CSV line: ``'"a, b",c'``);
+                  ``icontains-any`` ignores case
+contains-all      it contains every one of ``value``; ``icontains-all`` ignores case
 starts-with       it starts with ``value``
 regex             ``value`` (a Python regular expression) matches somewhere in it
 is-json           the whole output is JSON (and valid against ``value``, a JSON Schema, if given)
@@ -27,6 +30,10 @@ llm-rubric        the grader model (``test.grader``) judges the output meets the
 factuality        the grader finds the output factually consistent with ``value`` (OpenAI evals'
                   categories A-E: all but (D) "disagrees" pass)
 ================  ============================================================================
+
+Numbers in a ``value`` are written as JavaScript writes them (``1.0`` as ``1``, ``1e-7`` as ``1e-7``),
+as promptfoo compares them. An empty ``value`` for a text check (``contains: ""``, which every output
+contains) is refused, never a pass.
 
 A case passes when every assertion with a weight above 0 passes; its score is the weighted mean
 of the assertion scores (``weight`` 0: reported, not counted), as in promptfoo.
@@ -57,6 +64,8 @@ BASE_TYPES = (
     "icontains",
     "contains-any",
     "contains-all",
+    "icontains-any",
+    "icontains-all",
     "starts-with",
     "regex",
     "is-json",
@@ -231,9 +240,47 @@ def _required(spec: Mapping[str, Any], what: str) -> Any:
 
 
 def _text(value: Any) -> str:
+    """``value`` as promptfoo turns it into text: strings as they are, numbers as JavaScript writes them,
+    booleans and null as JSON, objects and arrays as JSON."""
     if isinstance(value, str):
         return value
+    if isinstance(value, float) or (isinstance(value, int) and not isinstance(value, bool)):
+        return js_number(value)
     return json.dumps(value, ensure_ascii=False)
+
+
+def js_number(x: float) -> str:
+    """``String(x)`` in JavaScript: ``1.0`` → ``1``, ``1e-07`` → ``1e-7``, ``1e16`` → ``10000000000000000``,
+    ``1e21`` → ``1e+21``, ``nan`` → ``NaN`` (ECMA-262 Number::toString)."""
+    if isinstance(x, int):
+        x_int = x
+        if abs(x_int) < 10**21:
+            return str(x_int)
+        x = float(x_int)
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "Infinity" if x > 0 else "-Infinity"
+    if x == 0:
+        return "0"
+    sign = "-" if x < 0 else ""
+    mantissa, _, exp = repr(abs(x)).partition("e")  # Python's repr: the shortest digits that round-trip
+    whole, _, frac = mantissa.partition(".")
+    digits = whole + frac
+    lead = len(digits) - len(digits.lstrip("0"))
+    n = len(whole) + int(exp or 0) - lead  # x = 0.DIGITS × 10**n
+    digits = digits.strip("0")
+    k = len(digits)
+    if k <= n <= 21:
+        out = digits + "0" * (n - k)
+    elif 0 < n <= 21:
+        out = digits[:n] + "." + digits[n:]
+    elif -6 < n <= 0:
+        out = "0." + "0" * (-n) + digits
+    else:
+        e = n - 1
+        out = digits[0] + ("." + digits[1:] if k > 1 else "") + "e" + ("+" if e >= 0 else "-") + str(abs(e))
+    return sign + out
 
 
 def _show(value: Any, width: int = 60) -> str:
@@ -243,11 +290,27 @@ def _show(value: Any, width: int = 60) -> str:
 
 
 def _list(value: Any) -> list[str]:
+    """The items of a list ``value``: a list, or a string read as one CSV line, as promptfoo reads it
+    (``'"hello, world",universe'`` is two items). An empty item would match every output: refused."""
     if isinstance(value, str):
-        return [v.strip() for v in value.split(",") if v.strip()]
-    if isinstance(value, (list, tuple)):
-        return [_text(v) for v in value]
-    return [_text(value)]
+        import csv
+
+        items = [v.strip() for row in csv.reader([value], skipinitialspace=True) for v in row]
+    elif isinstance(value, (list, tuple)):
+        items = [_text(v) for v in value]
+    else:
+        items = [_text(value)]
+    if not items or any(item == "" for item in items):
+        raise AssertionSetupError("an empty item matches every output; list the texts to look for")
+    return items
+
+
+def _needle(spec: Mapping[str, Any], what: str) -> str:
+    """The text a text check looks for; an empty one (which every output contains) is refused."""
+    text = _text(_required(spec, what))
+    if text == "":
+        raise AssertionSetupError("an empty `value` matches every output; give the text to look for")
+    return text
 
 
 def parse_json_output(text: str) -> Any:
@@ -352,26 +415,46 @@ Outcome = tuple[bool, float, str]
 
 def _equals(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool) -> Outcome:
     expected = _expected(spec, s, "equals")
-    if isinstance(expected, (dict, list)):
+    if "value" not in spec and isinstance(expected, str):  # a golden written as JSON text is JSON data
         try:
-            actual = _json_of(s)
-        except AssertionSetupError as e:
-            return False, 0.0, str(e)
-        same = actual == expected
-    else:
+            parsed = json.loads(expected, parse_constant=_no_constant)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, (dict, list)):
+            expected = parsed
+    if isinstance(expected, (dict, list)):  # as promptfoo: the output parsed as JSON, deeply equal
+        try:
+            actual = json.loads(s.output, parse_constant=_no_constant)
+        except ValueError as e:
+            return False, 0.0, f"output is not JSON ({e}), so it does not equal {_show(expected)}"
+        same = _typed(actual) == _typed(expected)
+    else:  # as promptfoo: text against text ("42.0" is not 42)
         same = s.output == _text(expected)
-        if not same:
-            try:
-                same = parse_json_output(s.output) == json.loads(_text(expected))
-            except ValueError:
-                pass
     if same:
         return True, 1.0, f"output equals {_show(expected)}"
     return False, 0.0, f"output {_show(s.output)} does not equal {_show(expected)}"
 
 
+def _typed(value: Any) -> Any:
+    """``value`` with every scalar tagged by its JSON type, so that ``1``, ``1.0`` and ``true`` compare as
+    JSON does (``1 == 1.0``, ``1 != true``) and not as Python does (``1 == True``)."""
+    if isinstance(value, dict):
+        return {k: _typed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_typed(v) for v in value]
+    if isinstance(value, bool) or value is None:
+        return (type(value).__name__, value)
+    if isinstance(value, (int, float)):
+        return ("number", value)
+    return ("string", value)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def _contains(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool, *, fold: bool = False) -> Outcome:
-    needle = _text(_required(spec, "contains"))
+    needle = _needle(spec, "icontains" if fold else "contains")
     hay = s.output
     found = needle.lower() in hay.lower() if fold else needle in hay
     word = "contains" if found else "does not contain"
@@ -382,30 +465,44 @@ def _icontains(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool)
     return _contains(spec, s, judge, inverse, fold=True)
 
 
-def _contains_any(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool) -> Outcome:
-    options = _list(_required(spec, "contains-any"))
-    hits = [o for o in options if o in s.output]
+def _contains_any(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool, *, fold: bool = False) -> Outcome:
+    what = "icontains-any" if fold else "contains-any"
+    options = _list(_required(spec, what))
+    hay = s.output.lower() if fold else s.output
+    hits = [o for o in options if (o.lower() if fold else o) in hay]
+    case = " (ignoring case)" if fold else ""
     if hits:
-        return True, 1.0, f"output contains {_show(hits[0])}"
-    return False, 0.0, "output contains none of " + ", ".join(_show(o, 30) for o in options)
+        return True, 1.0, f"output contains {_show(hits[0])}{case}"
+    return False, 0.0, "output contains none of " + ", ".join(_show(o, 30) for o in options) + case
 
 
-def _contains_all(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool) -> Outcome:
-    options = _list(_required(spec, "contains-all"))
-    missing = [o for o in options if o not in s.output]
+def _contains_all(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool, *, fold: bool = False) -> Outcome:
+    what = "icontains-all" if fold else "contains-all"
+    options = _list(_required(spec, what))
+    hay = s.output.lower() if fold else s.output
+    missing = [o for o in options if (o.lower() if fold else o) not in hay]
+    case = " (ignoring case)" if fold else ""
     if not missing:
-        return True, 1.0, "output contains all of " + ", ".join(_show(o, 30) for o in options)
-    return False, 0.0, "output lacks " + ", ".join(_show(o, 30) for o in missing)
+        return True, 1.0, "output contains all of " + ", ".join(_show(o, 30) for o in options) + case
+    return False, 0.0, "output lacks " + ", ".join(_show(o, 30) for o in missing) + case
+
+
+def _icontains_any(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool) -> Outcome:
+    return _contains_any(spec, s, judge, inverse, fold=True)
+
+
+def _icontains_all(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool) -> Outcome:
+    return _contains_all(spec, s, judge, inverse, fold=True)
 
 
 def _starts_with(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool) -> Outcome:
-    prefix = _text(_required(spec, "starts-with"))
+    prefix = _needle(spec, "starts-with")
     ok = s.output.startswith(prefix)
     return ok, float(ok), f"output {'starts' if ok else 'does not start'} with {_show(prefix)}"
 
 
 def _regex(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool) -> Outcome:
-    pattern = _text(_required(spec, "regex"))
+    pattern = _needle(spec, "regex")
     try:
         match = re.search(pattern, s.output)
     except re.error as e:
@@ -632,6 +729,8 @@ _CHECKS: dict[str, Callable[..., Any]] = {
     "icontains": _icontains,
     "contains-any": _contains_any,
     "contains-all": _contains_all,
+    "icontains-any": _icontains_any,
+    "icontains-all": _icontains_all,
     "starts-with": _starts_with,
     "regex": _regex,
     "is-json": _is_json,

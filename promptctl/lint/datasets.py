@@ -1,4 +1,4 @@
-"""Dataset rules (PC501-PC507): prompt names, case inputs, assertion types, case ids, goldens, case files.
+"""Dataset rules (PC501-PC508): prompt names, case inputs, assertion types, case ids, goldens, case files.
 
 Cases from JSONL and CSV files are read with the project loader's own row
 parsers; a bad line is reported and reading goes on with the next one, so every
@@ -80,6 +80,30 @@ def _check_types(lin: Linter, rel: str, asserts: Any, where: Any) -> None:
             hint = f"did you mean {close[0]!r}?" if close else "see the assertion types in the README"
             line, col = where(i)
             lin.add("PC503", rel, line, col, f"unknown assertion type {kind!r}; {hint}")
+        elif isinstance(kind, str) and "value" in a and _empty_value(kind.removeprefix("not-"), a["value"]):
+            line, col = where(i)
+            lin.add("PC508", rel, line, col,
+                    f"`{kind}` with an empty value would pass on every output; give the text to look for, "
+                    "or remove the assertion")
+
+
+TEXT_CHECKS = ("contains", "icontains", "starts-with", "regex")
+LIST_CHECKS = ("contains-any", "contains-all", "icontains-any", "icontains-all")
+
+
+def _empty_value(kind: str, value: Any) -> bool:
+    """An assertion ``value`` that every output satisfies: ``contains: ""``, or an empty list item."""
+    if kind in TEXT_CHECKS:
+        return value == ""
+    if kind in LIST_CHECKS:
+        if isinstance(value, str):
+            import csv
+
+            items = [v.strip() for row in csv.reader([value], skipinitialspace=True) for v in row]
+        else:
+            items = value if isinstance(value, list) else [value]
+        return not items or any(item == "" for item in items)
+    return False
 
 
 def _doc_where(doc: Document, path: tuple[Any, ...]) -> Any:

@@ -226,7 +226,7 @@ cell that reads as a number or boolean is accepted for a number, integer or bool
 """),
     _rule("PC503", "unknown-assertion-type", ERROR, "An assertion type does not exist.", """
 Assertion types follow promptfoo's names: equals contains icontains contains-any contains-all
-starts-with regex is-json contains-json json-schema levenshtein similar latency cost python
+icontains-any icontains-all starts-with regex is-json contains-json json-schema levenshtein similar latency cost python
 llm-rubric factuality, each with a `not-` form. The message suggests the closest type.
 """),
     _rule("PC504", "duplicate-case-id", ERROR, "Two cases of a dataset have the same id.", """
@@ -245,6 +245,11 @@ under the evals folder.
     _rule("PC507", "missing-case-file", ERROR, "A dataset's case file cannot be found.", """
 `cases: [{file: data/tickets.jsonl}]` names a file (relative to the dataset) that does not exist, or
 that is outside the project.
+"""),
+    _rule("PC508", "empty-assertion-value", ERROR, "An assertion's value would pass on every output.", """
+`contains: ""` (and `icontains`, `starts-with`, `regex` with an empty value, or an empty item in a
+`contains-any`/`contains-all` list) is true of every output, so it checks nothing; promptfoo
+refuses it, and `promptctl test` errors the case. Give the text to look for, or remove it.
 """),
     _rule("PC601", "sample-render-error", ERROR, "A sample does not render.", """
 Every entry under `samples:` is rendered as a smoke test. Bad inputs (missing, unexpected, wrong

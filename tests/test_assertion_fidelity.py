@@ -1,0 +1,96 @@
+"""Assertion verdicts as promptfoo gives them, for the cases where promptctl used to differ.
+
+Each row: the output, the assertion, the expected pass and score (None: the assertion is refused,
+so the case errors instead of passing), and where the expectation comes from in promptfoo's
+behaviour (its assertion handlers, as documented at promptfoo.dev/docs/configuration/expected-outputs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from promptctl.evals.assertions import AssertionSetupError, Subject, evaluate, js_number
+
+ROWS = [
+    # -- values promptfoo refuses: an always-true assertion is a silent bug in a golden set
+    ("anything", {"type": "contains", "value": ""}, None, "contains: value must be a non-empty string"),
+    ("anything", {"type": "icontains", "value": ""}, None, "icontains: the same"),
+    ("anything", {"type": "starts-with", "value": ""}, None, "starts-with: the same"),
+    ("anything", {"type": "regex", "value": ""}, None, "regex: the same"),
+    ("anything", {"type": "not-contains", "value": ""}, None, "refused, not inverted into a failure"),
+    ("anything", {"type": "contains-any", "value": ["a", ""]}, None, "an empty item matches everything"),
+    # -- numbers as text, written as JavaScript writes them
+    ("version 1 is out", {"type": "contains", "value": 1.0}, (True, 1.0), "String(1.0) is '1'"),
+    ("tolerance 1e-7", {"type": "contains", "value": 1e-7}, (True, 1.0), "String(1e-7) is '1e-7', not '1e-07'"),
+    ("42.0", {"type": "equals", "value": 42}, (False, 0.0), "equals compares text: '42.0' is not '42'"),
+    ("42", {"type": "equals", "value": 42}, (True, 1.0), "'42' is String(42)"),
+    ("true", {"type": "equals", "value": True}, (True, 1.0), "String(true) is 'true'"),
+    # -- objects and arrays compare as JSON, strictly parsed
+    ('{"a": 1}', {"type": "equals", "value": {"a": 1}}, (True, 1.0), "deep equality of JSON.parse(output)"),
+    ('{"a": 1.0}', {"type": "equals", "value": {"a": 1}}, (True, 1.0), "1.0 and 1 are one JSON number"),
+    ('{"a": true}', {"type": "equals", "value": {"a": 1}}, (False, 0.0), "true is not 1 in JSON"),
+    ('```json\n{"a": 1}\n```', {"type": "equals", "value": {"a": 1}}, (False, 0.0), "a fenced block is not JSON"),
+    ("[1, 2]", {"type": "equals", "value": [1, 2]}, (True, 1.0), "arrays too"),
+    # -- lists given as text are one CSV line
+    ("hello, world!", {"type": "contains-any", "value": '"hello, world",universe'}, (True, 1.0), "quoted CSV item"),
+    ("hello there", {"type": "contains-any", "value": '"hello, world",universe'}, (False, 0.0),
+     "'hello' alone is not an item"),
+    ("a universe", {"type": "contains-all", "value": '"hello, world",universe'}, (False, 0.0), "both items needed"),
+    # -- the case-insensitive list forms
+    ("We Will REFUND", {"type": "icontains-any", "value": ["refund", "replace"]}, (True, 1.0), "icontains-any"),
+    ("order SHIPPED", {"type": "icontains-all", "value": "Order, shipped"}, (True, 1.0), "icontains-all"),
+    ("order lost", {"type": "icontains-all", "value": "Order, shipped"}, (False, 0.0), "icontains-all"),
+    ("order lost", {"type": "not-icontains-any", "value": ["REFUND"]}, (True, 1.0), "not- form"),
+]
+
+
+@pytest.mark.parametrize(("output", "spec", "expected", "why"), ROWS, ids=[r[3] for r in ROWS])
+def test_the_verdict_is_promptfoos(output, spec, expected, why):
+    (result,) = asyncio.run(evaluate([spec], Subject(output=output), None))
+    if expected is None:
+        assert not result.passed and result.score == 0.0, why
+        assert "empty" in result.reason and "matches every output" in result.reason, result.reason
+    else:
+        assert (result.passed, result.score) == expected, (why, result.reason)
+
+
+@pytest.mark.parametrize(("x", "text"), [
+    (1.0, "1"), (1e-7, "1e-7"), (1.5e-7, "1.5e-7"), (0.000001, "0.000001"), (0.1, "0.1"), (-2.5, "-2.5"),
+    (1e16, "10000000000000000"), (1e21, "1e+21"), (10**22, "1e+22"), (5e-324, "5e-324"), (100.0, "100"),
+    (float("nan"), "NaN"), (float("-inf"), "-Infinity"), (0.0, "0"), (12345678901234567890.0, "12345678901234567000"),
+])
+def test_numbers_are_written_as_javascript_writes_them(x, text):
+    assert js_number(x) == text
+
+
+def test_an_empty_value_is_a_setup_error_not_a_verdict():
+    assert issubclass(AssertionSetupError, Exception)
+    (result,) = asyncio.run(evaluate([{"type": "contains", "value": ""}], Subject(output="x"), None))
+    assert result.reason == "an empty `value` matches every output; give the text to look for"
+
+
+def test_lint_reports_an_empty_value_where_it_is(tmp_path, cli):
+    from conftest import write_tree
+
+    root = write_tree(tmp_path / "p", {
+        "promptctl.yaml": "promptctl: 1\ndefaults: {model: openai/gpt-4o-mini}\n",
+        "prompts/qa.prompt.yaml": 'inputs: {q: string}\nmessages:\n  - role: user\n    content: "{{ q }}"\n',
+        "evals/qa.eval.yaml": (
+            "prompt: qa\n"
+            "defaults:\n  assert: [{type: not-starts-with, value: ''}]\n"
+            "cases:\n"
+            "  - id: a\n    inputs: {q: hi}\n    assert:\n"
+            "      - {type: contains, value: ''}\n"
+            "      - {type: contains-any, value: 'a,,b'}\n"
+            "      - {type: icontains-all, value: [x, '']}\n"
+            "      - {type: contains, value: ok}\n"
+        ),
+    })
+    r = cli(["lint", "--format", "json"], cwd=root)
+    assert r.code == 1
+    import json
+
+    found = sorted((f["line"], f["message"].split("`")[1]) for f in json.loads(r.out) if f["code"] == "PC508")
+    assert found == [(3, "not-starts-with"), (8, "contains"), (9, "contains-any"), (10, "icontains-all")]
