@@ -341,6 +341,7 @@ class Renderer:
         self._loader: _ConfinedLoader = self.env.loader  # type: ignore[assignment]
         self._compiled: dict[tuple[str, int, str], jinja2.Template] = {}
         self._origins: dict[str, _Origin] = {}
+        self._texts: dict[str, jinja2.Template] = {}  # render_text's compiled templates
 
     # -- compiling and static analysis ---------------------------------------------------------
 
@@ -447,6 +448,27 @@ class Renderer:
         token = _budget.set(_RenderState(self.limits, prompt.name))
         try:
             return self._render(prompt, context)
+        finally:
+            _budget.reset(token)
+
+    def render_text(self, source: str, values: Mapping[str, Any], *, what: str) -> str:
+        """Render one standalone template ``source`` (an assertion's value, say) in the same sandbox and
+        limits as prompts; a failure is a TemplateError naming ``what``."""
+        token = _budget.set(_RenderState(self.limits, what))
+        try:
+            template = self._texts.get(source)
+            if template is None:
+                template = self._texts[source] = self.env.from_string(source)
+            text = template.render(values)
+            _check_size(what, len(text))
+            return text
+        except TemplateError:
+            raise
+        except SecurityError as e:
+            raise SandboxError(f"{what}: the sandbox refused it: {e}") from None
+        except Exception as e:  # noqa: BLE001 - a syntax error, an undefined name, a failing filter
+            message = getattr(e, "message", None) or str(e)
+            raise TemplateError(f"{what}: {type(e).__name__}: {message}") from None
         finally:
             _budget.reset(token)
 

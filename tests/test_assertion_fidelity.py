@@ -8,6 +8,7 @@ behaviour (its assertion handlers, as documented at promptfoo.dev/docs/configura
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
@@ -94,3 +95,55 @@ def test_lint_reports_an_empty_value_where_it_is(tmp_path, cli):
 
     found = sorted((f["line"], f["message"].split("`")[1]) for f in json.loads(r.out) if f["code"] == "PC508")
     assert found == [(3, "not-starts-with"), (8, "contains"), (9, "contains-any"), (10, "icontains-all")]
+
+
+@pytest.mark.parametrize(("pattern", "output", "passes"), [
+    (r"(?<year>\d{4})-\k<year>", "2024-2024", True),  # JavaScript's named groups and back-references
+    (r"(?<year>\d{4})-\k<year>", "2024-2025", False),
+    (r"done$", "done\n", False),  # `$` is the end of the text, as in JavaScript (Python's also matches before \n)
+    (r"done$", "done", True),
+    (r"(?m)^done$", "done\nnext", True),  # with Python's (?m), `$` ends each line
+    (r"(?<=a)b", "ab", True),  # lookbehinds stay lookbehinds
+    (r"(?<!a)b", "ab", False),
+    (r"\$5", "costs $5", True),
+    (r"[$]", "$", True),
+])
+def test_regex_reads_javascript_spellings(pattern, output, passes):
+    (result,) = asyncio.run(evaluate([{"type": "regex", "value": pattern}], Subject(output=output), None))
+    assert result.passed is passes, result.reason
+
+
+def test_assertion_values_are_rendered_with_the_case_inputs(tmp_path, server_project):
+    root, cli = server_project
+    r = cli(["test", "--format", "json"], cwd=root)
+    report = json.loads(r.out)
+    cases = {c["id"]: c for d in report["datasets"] for c in d["cases"]}
+    assert cases["ann"]["status"] == "passed", cases["ann"]["reason"]  # contains "{{ who }}" → "Ann"
+    assert cases["bob"]["status"] == "failed" and 'does not contain "Zed"' in cases["bob"]["reason"]
+    assert cases["bad"]["status"] == "error" and "the value of contains assertion" in cases["bad"]["reason"]
+    assert "nope" in cases["bad"]["reason"]
+    assert cases["escape"]["status"] == "error" and "unsafe" in cases["escape"]["reason"]
+
+
+@pytest.fixture
+def server_project(tmp_path, cli, monkeypatch):
+    from conftest import local_project
+    from llm_server import LLMServer
+
+    server = LLMServer().start()
+    monkeypatch.setenv("LOCAL_KEY", "k")
+    root = local_project(tmp_path / "p", server.url, {
+        "evals/qa.eval.yaml": (
+            "prompt: qa\n"
+            "cases:\n"
+            "  - {id: ann, inputs: {q: 'hello Ann', who: Ann}, assert: [{type: contains, value: '{{ who }}'}]}\n"
+            "  - {id: bob, inputs: {q: 'hello Bob', who: Zed}, assert: [{type: contains, value: '{{ who }}'}]}\n"
+            "  - {id: bad, inputs: {q: 'hi'}, assert: [{type: contains, value: '{{ nope }}'}]}\n"
+            "  - {id: escape, inputs: {q: 'hi'}, assert: [{type: contains, value: '{{ q.__class__.__mro__ }}'}]}\n"
+        ),
+    })
+    # the prompt takes `q` only; `who` rides along as an extra input, as promptfoo's vars do
+    (root / "prompts/qa.prompt.yaml").write_text(
+        'inputs: {q: string, who: {type: string, default: ""}}\nmessages:\n  - role: user\n    content: "{{ q }}"\n')
+    yield root, cli
+    server.stop()

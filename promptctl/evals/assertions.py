@@ -14,7 +14,8 @@ contains-any      it contains at least one of ``value`` (a list, or a CSV line: 
                   ``icontains-any`` ignores case
 contains-all      it contains every one of ``value``; ``icontains-all`` ignores case
 starts-with       it starts with ``value``
-regex             ``value`` (a Python regular expression) matches somewhere in it
+regex             ``value`` (a Python regular expression, accepting JavaScript's ``(?<name>…)`` and
+                  reading ``$`` as the end of the text, as JavaScript does) matches somewhere in it
 is-json           the whole output is JSON (and valid against ``value``, a JSON Schema, if given)
 contains-json     some JSON object or array appears in it (valid against ``value`` if given)
 json-schema       the output's JSON is valid against ``value`` (default: the prompt's output schema)
@@ -504,12 +505,48 @@ def _starts_with(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: boo
 def _regex(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool) -> Outcome:
     pattern = _needle(spec, "regex")
     try:
-        match = re.search(pattern, s.output)
+        match = re.search(js_regex(pattern), s.output)
     except re.error as e:
         raise AssertionSetupError(f"invalid regular expression {pattern!r}: {e}") from None
     if match:
         return True, 1.0, f"/{pattern}/ matches {_show(match.group(0))}"
     return False, 0.0, f"/{pattern}/ does not match the output"
+
+
+def js_regex(pattern: str) -> str:
+    r"""A pattern written for JavaScript's RegExp, as Python's ``re`` reads it: ``(?<name>…)`` named groups
+    become ``(?P<name>…)`` (and ``\k<name>`` ``(?P=name)``), and ``$`` means the end of the text, not
+    also before a final newline (``\Z``). Lookbehinds ``(?<=``/``(?<!`` and escaped ``\$`` are kept."""
+    out: list[str] = []
+    i, n, in_class = 0, len(pattern), False
+    multiline = re.match(r"\(\?[a-zA-Z]*m", pattern) is not None  # (?m): `$` ends each line, keep it
+    while i < n:
+        c = pattern[i]
+        if c == "\\" and i + 1 < n:
+            m = re.match(r"\\k<([A-Za-z_]\w*)>", pattern[i:])
+            if m and not in_class:
+                out.append(f"(?P={m.group(1)})")
+                i += m.end()
+                continue
+            out.append(pattern[i:i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+            out.append(c)
+        elif c == "[":
+            in_class = True
+            out.append(c)
+        elif c == "(" and pattern.startswith("(?<", i) and not pattern.startswith(("(?<=", "(?<!"), i):
+            out.append("(?P<")
+            i += 3
+            continue
+        elif c == "$" and not multiline:
+            out.append("\\Z")
+        else:
+            out.append(c)
+        i += 1
+    return "".join(out)
 
 
 def _is_json(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool) -> Outcome:

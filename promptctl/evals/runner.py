@@ -318,7 +318,7 @@ class _Run:
                             f"output does not match output.schema: {problem}" if problem else "output matches output.schema",
                         )
                     )
-        asserts = [*job.dataset.default_asserts, *case.asserts]
+        asserts = templated_values([*job.dataset.default_asserts, *case.asserts], job.project, case.inputs)
         results.extend(await evaluate(asserts, subject, self.judge))
         passed, score, reason = verdict(results)
         return CaseResult(
@@ -335,6 +335,19 @@ class _Run:
             tokens=int(completion.usage.get("total_tokens", 0)),
             recorded=completion.recorded,
         )
+
+
+def templated_values(asserts: Sequence[Mapping[str, Any]], project: Project, inputs: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Each assertion whose ``value`` is a template (``contains: "{{ name }}"``), rendered with the
+    case's inputs in the prompts' sandbox, as promptfoo renders assertion values with a test's vars."""
+    out: list[Mapping[str, Any]] = []
+    for spec in asserts:
+        value = spec.get("value")
+        if isinstance(value, str) and ("{{" in value or "{%" in value):
+            what = f"the value of {spec.get('type', 'an')} assertion"
+            spec = {**spec, "value": project.renderer.render_text(value, inputs, what=what)}
+        out.append(spec)
+    return out
 
 
 def _jobs(
