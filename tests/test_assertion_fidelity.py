@@ -147,3 +147,58 @@ def server_project(tmp_path, cli, monkeypatch):
         'inputs: {q: string, who: {type: string, default: ""}}\nmessages:\n  - role: user\n    content: "{{ q }}"\n')
     yield root, cli
     server.stop()
+
+
+class Grader:
+    """A grader model that answers with a fixed text."""
+
+    def __init__(self, answer: str):
+        self.answer = answer
+
+    async def grade(self, messages):
+        return self.answer
+
+
+@pytest.mark.parametrize(("answer", "spec", "expected"), [
+    ('{"pass": "false", "score": 0.2, "reason": "rude"}', {}, (False, 0.2)),  # the string "false" is false
+    ('{"pass": "no", "reason": "rude"}', {}, (False, 0.0)),
+    ('{"pass": "yes", "reason": "fine"}', {}, (True, 1.0)),
+    ('{pass: true, score: 0.9, reason: "bare keys"}', {}, (True, 0.9)),  # unquoted keys are read
+    ('{"score": 0.8, "reason": "no pass given"}', {}, (True, 0.8)),  # pass read from score (>= 0.5)
+    ('{"score": 0.3, "reason": "no pass given"}', {}, (False, 0.3)),
+    ('{"score": 0.6}', {"threshold": 0.7}, (False, 0.6)),  # ... or from the threshold
+    ('{"pass": true, "score": "NaN"}', {}, None),  # not a number: an error, never a pass
+    ('{"reason": "nothing"}', {}, None),
+])
+def test_llm_rubric_reads_the_grader_as_promptfoo_does(answer, spec, expected):
+    from promptctl.evals.assertions import Judge
+
+    judge = Judge(grade=Grader(answer).grade)
+    (result,) = asyncio.run(evaluate([{"type": "llm-rubric", "value": "is polite", **spec}], Subject(output="x"), judge))
+    if expected is None:
+        assert not result.passed and result.score == 0.0, result.reason
+    else:
+        assert (result.passed, round(result.score, 4)) == expected, result.reason
+
+
+@pytest.mark.parametrize(("answer", "passes"), [
+    ('{"category": "A", "reason": "a subset"}', True),  # the shape promptfoo's grader prompt asks for
+    ('{"category": "D", "reason": "they disagree"}', False),
+    ("(C) the same details", True),
+    ('{"category": ""}', None),
+])
+def test_factuality_reads_a_category_object(answer, passes):
+    from promptctl.evals.assertions import Judge
+
+    judge = Judge(grade=Grader(answer).grade)
+    (result,) = asyncio.run(evaluate([{"type": "factuality", "value": "Paris"}], Subject(output="Paris"), judge))
+    if passes is None:
+        assert not result.passed and "names no category" in result.reason
+    else:
+        assert result.passed is passes, result.reason
+
+
+@pytest.mark.parametrize("code", ["float('nan')", "{'pass': True, 'score': float('nan')}", "float('inf')"])
+def test_a_python_assertion_returning_nan_fails_with_the_reason(code):
+    (result,) = asyncio.run(evaluate([{"type": "python", "value": code}], Subject(output="x"), None))
+    assert not result.passed and result.score == 0.0 and "the score is" in result.reason

@@ -665,15 +665,12 @@ def _python(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool) ->
         result = eval(compiled, {"json": json, "re": re, "math": math}, names)  # noqa: S307 - repository code, documented
     threshold = spec.get("threshold")
     if isinstance(result, Mapping):
-        passed = bool(result.get("pass", result.get("passed", True)))
-        score = float(result.get("score", 1.0 if passed else 0.0))
-        reason = str(result.get("reason") or f"returned {result!r}")
-        if threshold is not None:
-            passed = passed and score >= float(threshold)
+        passed, score, reason = _grading(result, threshold)
+        reason = reason or f"returned {result!r}"
     elif isinstance(result, bool) or result is None:
         passed, score, reason = bool(result), float(bool(result)), f"returned {result!r}"
     elif isinstance(result, (int, float)):
-        score = float(result)
+        score = _score(result)
         passed = score >= float(threshold) if threshold is not None else score > 0
         reason = f"returned score {score:g}" + (f" (threshold {float(threshold):g})" if threshold is not None else "")
     else:
@@ -690,6 +687,52 @@ RUBRIC_SYSTEM = (
 )
 
 
+def _score(value: Any) -> float:
+    """A score from a grader or a python assertion: a finite number (NaN is an error, never a pass)."""
+    try:
+        score = float(value)
+    except (TypeError, ValueError):
+        raise AssertionSetupError(f"the score {value!r} is not a number") from None
+    if not math.isfinite(score):
+        raise AssertionSetupError(f"the score is {score!r}: return a number from 0 to 1")
+    return score
+
+
+def _truthy(value: Any) -> bool:
+    """A ``pass`` as promptfoo reads it: the strings "false", "no", "0" are false, not truthy text."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "yes", "y", "pass", "passed", "1")
+    return bool(value)
+
+
+def _grading(result: Mapping[str, Any], threshold: Any) -> tuple[bool, float, str]:
+    """``{pass, score, reason}`` (from a grader or a python assertion) as a verdict. A missing ``pass``
+    is read from ``score`` (at least ``threshold``, else 0.5), as promptfoo reads it; a missing score
+    is 1 or 0 by ``pass``; with a ``threshold``, the score must reach it too."""
+    has_pass = "pass" in result or "passed" in result
+    score = _score(result["score"]) if result.get("score") is not None else None
+    if has_pass:
+        passed = _truthy(result.get("pass", result.get("passed")))
+    elif score is not None:
+        passed = score >= (float(threshold) if threshold is not None else 0.5)
+    else:
+        passed = True
+    if score is None:
+        score = 1.0 if passed else 0.0
+    if threshold is not None:
+        passed = passed and score >= float(threshold)
+    return passed, score, str(result.get("reason") or "")
+
+
+def _lenient_json_objects(text: str) -> list[dict[str, Any]]:
+    """The JSON objects in a grader's answer, also when it wrote ``{pass: true}`` with bare keys."""
+    found = [v for v in find_json(text) if isinstance(v, dict)]
+    if not found:
+        quoted = re.sub(r'([{,]\s*)([A-Za-z_][A-Za-z0-9_]*)\s*:', r'\1"\2":', text)
+        found = [v for v in find_json(quoted) if isinstance(v, dict)]
+    return found
+
+
 def rubric_messages(output: str, rubric: str) -> list[dict[str, str]]:
     """The grader request of an llm-rubric assertion."""
     return [
@@ -703,19 +746,15 @@ async def _llm_rubric(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse
     if judge.grade is None:
         raise AssertionSetupError("no grader model available")
     answer = await judge.grade(rubric_messages(s.output, rubric))
-    found = [v for v in find_json(answer) if isinstance(v, dict)]
+    found = _lenient_json_objects(answer)
     if not found:
         raise AssertionSetupError(f"the grader's answer is not a JSON object: {_show(answer)}")
     graded = found[0]
-    passed = bool(graded.get("pass", False))
-    try:
-        score = float(graded.get("score", 1.0 if passed else 0.0))
-    except (TypeError, ValueError):
-        score = 1.0 if passed else 0.0
-    reason = str(graded.get("reason") or "")
+    if "pass" not in graded and "score" not in graded:
+        raise AssertionSetupError(f"the grader's answer has neither `pass` nor `score`: {_show(answer)}")
     threshold = spec.get("threshold")
+    passed, score, reason = _grading(graded, threshold)
     if threshold is not None:
-        passed = passed and score >= float(threshold)
         reason += f" (score {score:.2f}, threshold {float(threshold):g})"
     if inverse:
         return not passed, 1.0 - score, f"grader: {reason}"
@@ -751,6 +790,11 @@ async def _factuality(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse
     if judge.grade is None:
         raise AssertionSetupError("no grader model available")
     answer = await judge.grade(factuality_messages(s.question, reference, s.output))
+    graded = next((v for v in _lenient_json_objects(answer) if isinstance(v.get("category"), str)), None)
+    letter = graded["category"].strip().upper()[:1] if graded is not None else ""
+    if letter and letter in "ABCDE":  # {"category": "A", "reason": …}: the shape promptfoo's grader asks for
+        ok = letter in FACTUALITY_PASS
+        return ok, float(ok), f"grader: ({letter}) {str(graded.get('reason') or '')[:200]}".rstrip()
     match = re.search(r"\(([A-E])\)", answer) or re.match(r"\s*([A-E])\b", answer)
     if not match:
         raise AssertionSetupError(f"the grader's answer names no category (A-E): {_show(answer)}")
