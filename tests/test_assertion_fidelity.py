@@ -202,3 +202,31 @@ def test_factuality_reads_a_category_object(answer, passes):
 def test_a_python_assertion_returning_nan_fails_with_the_reason(code):
     (result,) = asyncio.run(evaluate([{"type": "python", "value": code}], Subject(output="x"), None))
     assert not result.passed and result.score == 0.0 and "the score is" in result.reason
+
+
+@pytest.mark.parametrize(("output", "spec", "passes"), [
+    ("NaN", {"type": "is-json"}, False),  # not JSON, though Python's json reads it
+    ('{"a": Infinity}', {"type": "is-json"}, False),
+    ('see {"a": NaN} here', {"type": "contains-json"}, False),
+    ('{"a": 1}', {"type": "is-json", "value": "type: object\nrequired: [a]\n"}, True),  # a schema as YAML text
+    ('{"b": 1}', {"type": "is-json", "value": "type: object\nrequired: [a]\n"}, False),
+    ('x {"b": 1} y', {"type": "contains-json", "value": '{"required": ["a"]}'}, False),  # or as JSON text
+    ('{"mail": "ann@example.com"}', {"type": "is-json", "value": {"properties": {"mail": {"format": "email"}}}}, True),
+    ('{"mail": "nope"}', {"type": "is-json", "value": {"properties": {"mail": {"format": "email"}}}}, False),
+    ('{"d": "2024-13-01"}', {"type": "is-json", "value": {"properties": {"d": {"format": "date"}}}}, False),
+    ('{"t": "2024-01-31 10:00"}', {"type": "is-json", "value": {"properties": {"t": {"format": "date-time"}}}}, False),
+    ('{"t": "2024-01-31T10:00:00Z"}', {"type": "is-json", "value": {"properties": {"t": {"format": "date-time"}}}}, True),
+    ('{"u": "not a uri"}', {"type": "is-json", "value": {"properties": {"u": {"format": "uri"}}}}, False),
+    ('{"id": "1234"}', {"type": "is-json", "value": {"properties": {"id": {"format": "uuid"}}}}, False),
+    ('{"ip": "999.1.1.1"}', {"type": "is-json", "value": {"properties": {"ip": {"format": "ipv4"}}}}, False),
+    ("here: [1, 2]", {"type": "contains-json"}, True),  # arrays count (documented difference)
+    ("here: [1, 2]", {"type": "contains-json", "value": {"type": "object"}}, False),
+])
+def test_json_checks_read_json_and_formats_as_promptfoo_does(output, spec, passes):
+    (result,) = asyncio.run(evaluate([spec], Subject(output=output), None))
+    assert result.passed is passes, result.reason
+
+
+def test_a_schema_value_that_is_not_a_schema_is_refused():
+    (result,) = asyncio.run(evaluate([{"type": "is-json", "value": "- a list"}], Subject(output="{}"), None))
+    assert not result.passed and "must be a JSON Schema" in result.reason

@@ -324,8 +324,10 @@ def parse_json_output(text: str) -> Any:
 
 
 def find_json(text: str) -> list[Any]:
-    """Every JSON object or array embedded in ``text``, in order (the largest at each position)."""
-    decoder = json.JSONDecoder()
+    """Every JSON object or array embedded in ``text``, in order (the largest at each position); NaN and
+    Infinity are not JSON. Top-level arrays count too (promptfoo finds only objects): a list answer
+    is JSON, and a schema with ``type: object`` still refuses it."""
+    decoder = json.JSONDecoder(parse_constant=_no_constant)
     found = []
     i = 0
     while i < len(text):
@@ -358,7 +360,8 @@ def schema_problem(value: Any, schema: Mapping[str, Any]) -> str | None:
     from jsonschema.exceptions import SchemaError as BadSchema
 
     try:
-        validator = Draft202012Validator(dict(schema))
+        # `format` is checked (email, date, date-time, uri, uuid, ipv4, …), as promptfoo's ajv-formats does
+        validator = Draft202012Validator(dict(schema), format_checker=Draft202012Validator.FORMAT_CHECKER)
         validator.check_schema(dict(schema))
     except BadSchema as e:
         raise AssertionSetupError(f"invalid JSON Schema: {e.message}") from None
@@ -549,13 +552,30 @@ def js_regex(pattern: str) -> str:
     return "".join(out)
 
 
+def _schema_value(spec: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """An is-json/contains-json ``value``: a JSON Schema, given as a mapping or as YAML/JSON text."""
+    schema = spec.get("value")
+    if schema is None:
+        return None
+    if isinstance(schema, str):
+        import yaml
+
+        try:
+            schema = yaml.safe_load(schema)
+        except yaml.YAMLError as e:
+            raise AssertionSetupError(f"the schema in `value` is not valid YAML or JSON ({e})") from None
+    if not isinstance(schema, Mapping):
+        raise AssertionSetupError("`value` must be a JSON Schema (an object), or leave it out to check only for JSON")
+    return schema
+
+
 def _is_json(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool) -> Outcome:
     try:
-        value = json.loads(s.output)
+        value = json.loads(s.output, parse_constant=_no_constant)  # NaN and Infinity are not JSON
     except ValueError as e:
         return False, 0.0, f"output is not JSON ({e})"
-    schema = spec.get("value")
-    if isinstance(schema, Mapping):
+    schema = _schema_value(spec)
+    if schema is not None:
         problem = schema_problem(value, schema)
         if problem:
             return False, 0.0, f"output is JSON but not valid against the schema: {problem}"
@@ -567,8 +587,8 @@ def _contains_json(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: b
     found = find_json(s.output)
     if not found:
         return False, 0.0, "output contains no JSON object or array"
-    schema = spec.get("value")
-    if isinstance(schema, Mapping):
+    schema = _schema_value(spec)
+    if schema is not None:
         problems = [schema_problem(v, schema) for v in found]
         if all(problems):
             return False, 0.0, f"output contains JSON, none valid against the schema: {problems[0]}"
