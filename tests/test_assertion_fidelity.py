@@ -230,3 +230,22 @@ def test_json_checks_read_json_and_formats_as_promptfoo_does(output, spec, passe
 def test_a_schema_value_that_is_not_a_schema_is_refused():
     (result,) = asyncio.run(evaluate([{"type": "is-json", "value": "- a list"}], Subject(output="{}"), None))
     assert not result.passed and "must be a JSON Schema" in result.reason
+
+
+@pytest.mark.parametrize(("code", "output", "passes", "score"), [
+    # promptfoo's own python-assert example shape: a body that returns its verdict
+    ("words = output.split()\nif len(words) > 3:\n    return {'pass': False, 'score': 0.2, 'reason': 'long'}\nreturn True",
+     "one two", True, 1.0),
+    ("words = output.split()\nif len(words) > 3:\n    return {'pass': False, 'score': 0.2, 'reason': 'long'}\nreturn True",
+     "one two three four", False, 0.2),
+    ("return 'refund' in output.lower()", "A Refund", True, 1.0),  # one line that returns
+    ("return len(data['items']) / 4", '{"items": [1, 2]}', True, 0.5),  # data and the other names are there
+])
+def test_multi_line_python_bodies_return_their_verdict(code, output, passes, score):
+    (result,) = asyncio.run(evaluate([{"type": "python", "value": code}], Subject(output=output), None))
+    assert (result.passed, round(result.score, 4)) == (passes, score), result.reason
+
+
+def test_a_broken_python_body_names_its_line():
+    (result,) = asyncio.run(evaluate([{"type": "python", "value": "x = 1\nreturn (x +"}], Subject(output=""), None))
+    assert not result.passed and "invalid Python function body" in result.reason and "line 2" in result.reason

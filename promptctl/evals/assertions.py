@@ -24,7 +24,8 @@ similar           similarity to ``value`` is at least ``threshold`` (default 0.7
                   embeddings when ``test.embedding_model`` is set, else cosine of word counts
 latency           the call took at most ``threshold`` milliseconds (recorded latency on replay)
 cost              the call cost at most ``threshold`` US dollars
-python            ``value``, a Python expression or ``module:function``, returns true, a score
+python            ``value``, a Python expression, a function body that ``return``s (several lines,
+                  as promptfoo writes them) or ``module:function``, returns true, a score
                   (passing when ``>= threshold``, or ``> 0`` without one) or {pass, score, reason}
 llm-rubric        the grader model (``test.grader``) judges the output meets the rubric ``value``
                   (and its score is ``>= threshold`` when one is given)
@@ -678,11 +679,23 @@ def _python(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool) ->
     else:
         names = {"output": s.output, "data": context["data"], "context": context, "golden": s.golden,
                  "inputs": context["inputs"]}
+        body = "\n" in code or re.match(r"return\b", code) is not None
+        if body:  # promptfoo's multi-line form: a function body that `return`s its verdict
+            import textwrap
+
+            code = "def __assertion__(output, data, context, golden, inputs):\n" + textwrap.indent(
+                textwrap.dedent(_text(spec["value"])).strip("\n"), "    ")
         try:
-            compiled = compile(code, "<python assertion>", "eval")
+            compiled = compile(code, "<python assertion>", "exec" if body else "eval")
         except SyntaxError as e:
-            raise AssertionSetupError(f"invalid Python expression: {e.msg}") from None
-        result = eval(compiled, {"json": json, "re": re, "math": math}, names)  # noqa: S307 - repository code, documented
+            what = "function body" if body else "expression"
+            raise AssertionSetupError(f"invalid Python {what}: {e.msg} (line {max(1, (e.lineno or 2) - int(body))})") from None
+        scope: dict[str, Any] = {"json": json, "re": re, "math": math}
+        if body:
+            exec(compiled, scope)  # noqa: S102 - repository code, documented
+            result = scope["__assertion__"](**names)
+        else:
+            result = eval(compiled, scope, names)  # noqa: S307 - repository code, documented
     threshold = spec.get("threshold")
     if isinstance(result, Mapping):
         passed, score, reason = _grading(result, threshold)
