@@ -165,6 +165,7 @@ class Case:
     tags: tuple[str, ...] = ()
     source: str = ""
     line: int = 0
+    threshold: float | None = None  # the case passes when its weighted score reaches it (promptfoo's)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ from .yamlio import Document
 VERSION_RE = re.compile(r"v[0-9]+")
 PROMPT_SUFFIX = ".prompt.yaml"
 DATASET_SUFFIX = ".eval.yaml"
-CASE_KEYS = {"id", "description", "inputs", "golden", "assert", "tags"}
+CASE_KEYS = {"id", "description", "inputs", "golden", "assert", "tags", "threshold"}
 
 
 def open_project(project: str | os.PathLike[str] | None = None, *, ref: str | None = None) -> Project:
@@ -269,6 +269,7 @@ class Project:
                     tags=tuple(raw.get("tags") or ()),
                     source=doc.path,
                     line=line,
+                    threshold=raw.get("threshold"),
                 )
             )
         seen: dict[str, Case] = {}
@@ -365,6 +366,7 @@ def _jsonl_cases(text: str, shown: str) -> list[Case]:
                 tags=tuple(row.get("tags") or ()),
                 source=shown,
                 line=n,
+                threshold=row.get("threshold"),
             )
         )
     _check_case_rows(rows, shown)

@@ -249,3 +249,36 @@ def test_multi_line_python_bodies_return_their_verdict(code, output, passes, sco
 def test_a_broken_python_body_names_its_line():
     (result,) = asyncio.run(evaluate([{"type": "python", "value": "x = 1\nreturn (x +"}], Subject(output=""), None))
     assert not result.passed and "invalid Python function body" in result.reason and "line 2" in result.reason
+
+
+def test_a_case_threshold_passes_on_the_weighted_score(tmp_path, cli, monkeypatch):
+    from conftest import local_project
+    from llm_server import LLMServer
+
+    server = LLMServer().start()
+    try:
+        monkeypatch.setenv("LOCAL_KEY", "k")
+        two = "[{type: contains, value: hello}, {type: contains, value: absent}]"  # one passes, one fails: 0.5
+        root = local_project(tmp_path / "p", server.url, {
+            "evals/qa.eval.yaml": (
+                "prompt: qa\ncases:\n"
+                f"  - {{id: half, inputs: {{q: hello}}, threshold: 0.5, assert: {two}}}\n"
+                f"  - {{id: strict, inputs: {{q: hello}}, threshold: 0.9, assert: {two}}}\n"
+                f"  - {{id: none, inputs: {{q: hello}}, assert: {two}}}\n"
+                "  - file: data/rows.jsonl\n"
+            ),
+            "evals/data/rows.jsonl": '{"id": "row", "inputs": {"q": "hello"}, "threshold": 0.5, '
+                                     '"assert": [{"type": "contains", "value": "hello"}, {"type": "contains", "value": "x"}]}\n',
+        })
+        r = cli(["test", "--format", "json"], cwd=root)
+        cases = {c["id"]: c for d in json.loads(r.out)["datasets"] for c in d["cases"]}
+        assert cases["half"]["status"] == "passed" and cases["half"]["score"] == 0.5
+        assert cases["row"]["status"] == "passed"
+        assert cases["strict"]["status"] == "failed" and cases["strict"]["reason"].startswith("score 0.50 < threshold 0.9")
+        assert cases["none"]["status"] == "failed"  # without a threshold every assertion must pass
+
+        (root / "evals/qa.eval.yaml").write_text("prompt: qa\ncases:\n  - {id: a, inputs: {q: hi}, threshold: 2}\n")
+        r = cli(["test"], cwd=root)
+        assert r.code == 2 and "evals/qa.eval.yaml:3:" in r.err and "threshold" in r.err
+    finally:
+        server.stop()

@@ -213,15 +213,22 @@ async def evaluate_one(spec: Mapping[str, Any], subject: Subject, judge: Judge) 
     return result(passed, score, reason)
 
 
-def verdict(results: Sequence[AssertionResult]) -> tuple[bool, float, str]:
-    """Pass, score and reason of a case from its assertion results (weight 0: not counted)."""
+def verdict(results: Sequence[AssertionResult], threshold: float | None = None) -> tuple[bool, float, str]:
+    """Pass, score and reason of a case from its assertion results (weight 0: not counted). With a
+    case ``threshold``, as in promptfoo, the case passes when its weighted score reaches it, whatever
+    single assertions say; without one, every counted assertion must pass."""
     counted = [r for r in results if r.weight > 0]
-    passed = all(r.passed for r in counted)
     total = sum(r.weight for r in counted)
-    score = sum(r.weight * r.score for r in counted) / total if total else (1.0 if passed else 0.0)
+    every = all(r.passed for r in counted)
+    score = sum(r.weight * r.score for r in counted) / total if total else (1.0 if every else 0.0)
     failing = [r for r in counted if not r.passed]
     reason = "; ".join(f"{r.type}: {r.reason}" for r in failing) if failing else ""
-    return passed, score, reason
+    if threshold is None:
+        return every, score, reason
+    passed = score + 1e-9 >= float(threshold)
+    if not passed:
+        reason = f"score {score:.2f} < threshold {float(threshold):g}" + (f"; {reason}" if reason else "")
+    return passed, score, "" if passed else reason
 
 
 # -- helpers -----------------------------------------------------------------------------------

@@ -320,7 +320,7 @@ class _Run:
                     )
         asserts = templated_values([*job.dataset.default_asserts, *case.asserts], job.project, case.inputs)
         results.extend(await evaluate(asserts, subject, self.judge))
-        passed, score, reason = verdict(results)
+        passed, score, reason = verdict(results, case.threshold)
         return CaseResult(
             id=case.id,
             status="passed" if passed else "failed",
