@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from .app import app
-from .test import TestFormat, emit_report
+from .test import OutputOption, TestFormat, emit_report
 
 
 @app.command("report")
@@ -23,9 +23,7 @@ def report_command(
         TestFormat, typer.Option("--format", "-f", help="The merged report on stdout (or in -o FILE): text, json, "
                                  "junit or markdown. The summary always goes to stderr.")
     ] = TestFormat.text,
-    output: Annotated[
-        Optional[Path], typer.Option("--output", "-o", metavar="FILE", help="Write the report to FILE instead of stdout.")
-    ] = None,
+    output: OutputOption = None,
 ) -> None:
     """Merge the JSON reports of a sharded run (`promptctl test --shard I/N`) into one verdict, with every
     dataset's threshold judged on all of its cases, as one unsharded run would judge them.

@@ -25,6 +25,12 @@ class TestFormat(str, Enum):
     markdown = "markdown"
 
 
+#: ``-o FILE`` of the commands that write a test report (test, report).
+OutputOption = Annotated[
+    Optional[Path], typer.Option("--output", "-o", metavar="FILE", help="Write the report to FILE instead of stdout.")
+]
+
+
 class Mode(str, Enum):
     auto = "auto"
     replay = "replay"
@@ -78,9 +84,7 @@ def test_command(
         TestFormat, typer.Option("--format", "-f", help="The report on stdout (or in -o FILE): text, json, junit or markdown. "
                                  "Progress and the summary table always go to stderr.")
     ] = TestFormat.text,
-    output: Annotated[
-        Optional[Path], typer.Option("--output", "-o", metavar="FILE", help="Write the report to FILE instead of stdout.")
-    ] = None,
+    output: OutputOption = None,
     filter_: Annotated[
         Optional[str], typer.Option("--filter", "-k", metavar="TEXT", help="Only cases whose id or description contains "
                                     "TEXT (any case), or that have TEXT as a tag.")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -175,13 +175,13 @@ class Caller:
 
     async def chat(
         self, request: ChatRequest, fallbacks: Sequence[ChatRequest], *, file: str, meta: Mapping[str, Any], miss_hint: str,
-        expect_tokens: int | None = None,
+        golden: Any = None,
     ) -> Completion:
         """The completion of ``request`` (or, when its model fails, of the first fallback that answers).
-        ``expect_tokens``: how long the answer is likely to be (from the case's golden), for the budget."""
+        ``golden``: what the answer is expected to look like, so a budget can estimate its length."""
         key = request_key("chat", request.key_payload())
-        if expect_tokens is not None:
-            self._expect[key] = expect_tokens
+        if golden is not None and self.budget.limit is not None:
+            self._expect[key] = golden_tokens(golden)
         if self.mode in ("auto", "replay"):
             record = self.store.get(key)
             if record is not None:
@@ -221,11 +221,11 @@ class Caller:
         complete = self._complete_fn()
         by_endpoint = {r.endpoint: r for r in (request, *fallbacks)}
         if self.providers is not None:
-            self._check_keys([request.endpoint], meta)  # a fallback's missing key is that fallback's failure
+            self._check_key(request.endpoint, meta)  # a fallback's missing key is that fallback's failure
             await self.providers.ready(by_endpoint)  # litellm's import: before any call is timed
-        if self.providers is not None and self.providers.native_for(request.endpoint):
-            # one shared, pooled client: no first call to wait for
-            return await self._call(key, request, by_endpoint, complete, file, meta)
+            if self.providers.native_for(request.endpoint):
+                # one shared, pooled client: no first call to wait for
+                return await self._call(key, request, by_endpoint, complete, file, meta)
         # Through litellm, the first call to an endpoint goes ahead alone (for up to WARM_UP_S): it builds
         # the HTTP client that litellm then reuses, where `concurrency` first calls at once would each build one.
         warm_key = (request.endpoint.model, request.endpoint.api_base)
@@ -244,20 +244,19 @@ class Caller:
             if first:
                 warmed.set()
 
-    def _check_keys(self, endpoints: Iterable[Endpoint], meta: Mapping[str, Any]) -> None:
+    def _check_key(self, endpoint: Endpoint, meta: Mapping[str, Any]) -> None:
         """Stop the run (one error, exit 2) when a live call needs a key whose variable is not set:
         every case needing a call would fail the same way. (Refresh and off modes check before the run.)"""
         from .preflight import missing_key
 
-        for endpoint in endpoints:
-            var = missing_key(endpoint, self.client)
-            if var is not None:
-                what = f"case {meta['case']!r} of {meta['prompt']}" if "case" in meta else "a grader call"
-                raise StopRun(
-                    f"no API key: the environment variable {var} (for {endpoint.name}) is not set",
-                    hint=f"{what} has no recording, so it needs a live call; export {var}=…, "
-                    "or run from recordings with --mode replay",
-                )
+        var = missing_key(endpoint, self.client)
+        if var is not None:
+            what = f"case {meta['case']!r} of {meta['prompt']}" if "case" in meta else "a grader call"
+            raise StopRun(
+                f"no API key: the environment variable {var} (for {endpoint.name}) is not set",
+                hint=f"{what} has no recording, so it needs a live call; export {var}=…, "
+                "or run from recordings with --mode replay",
+            )
 
     async def _call(
         self,

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import ProviderError
-from .prices import call_cost, estimate_cost
+from .prices import call_cost
 from .provider import (
     ChatRequest,
     Completion,
@@ -185,9 +185,6 @@ class NativeProvider:
         usage = _usage(data.get("usage"))
         return Embeddings(vectors=vectors, model=endpoint.model, usage=usage, cost_usd=call_cost(endpoint.model, usage),
                           latency_ms=latency)
-
-    def estimate_cost(self, request: ChatRequest, output_tokens: int) -> float | None:
-        return estimate_cost(request, output_tokens)
 
 
 def _reason(exc: BaseException) -> str:

@@ -277,7 +277,7 @@ class _Run:
         hint = f"record it with `promptctl test --mode auto {shlex.quote(job.dataset.name)} --filter {shlex.quote(case.id)}`"
         completion = await self.caller.chat(
             request, fallbacks, file=prompt_file(prompt.name), meta={"prompt": prompt.name, "case": case.id},
-            miss_hint=hint, expect_tokens=golden_tokens(case.golden),
+            miss_hint=hint, golden=case.golden,
         )
         return await self._check(job, prompt, messages, completion)
 
