@@ -162,3 +162,46 @@ def git_env(monkeypatch):
         monkeypatch.setenv(key, value)
     for key in ("PROMPTCTL_REGISTRY", "PROMPTCTL_ACTOR", "GITHUB_ACTOR"):
         monkeypatch.delenv(key, raising=False)
+
+
+# -- a real browser ------------------------------------------------------------------------------
+# Headless Chromium (Debian's `chromium` package) driven by Playwright's Python API. `.ci/run`
+# installs the browser and sets PROMPTCTL_BROWSER_TESTS=require, so that CI fails instead of
+# skipping when it is missing; elsewhere the browser tests skip with what to install.
+
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+]
+
+
+def _chromium() -> str | None:
+    import shutil
+
+    for candidate in (os.environ.get("PROMPTCTL_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"):
+        found = candidate and shutil.which(candidate)
+        if found:
+            return found
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """A headless Chromium (one per test module); tests open pages with ``browser.new_page()``."""
+    required = os.environ.get("PROMPTCTL_BROWSER_TESTS") == "require"
+    executable = _chromium()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        sync_playwright = None
+    if executable is None or sync_playwright is None:
+        missing = "Chromium (apt-get install chromium)" if executable is None else "playwright (pip install -e '.[dev]')"
+        if required:
+            pytest.fail(f"the browser tests need {missing}")
+        pytest.skip(f"the browser tests need {missing}")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, timeout=30_000)
+        try:
+            yield b
+        finally:
+            b.close()

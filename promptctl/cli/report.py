@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from .app import app
-from .test import OutputOption, TestFormat, emit_report
+from .test import OutputOption, QuietOption, TestFormat, VerboseOption, emit_report, print_summary, verbosity
 
 
 @app.command("report")
@@ -21,9 +20,11 @@ def report_command(
     ],
     fmt: Annotated[
         TestFormat, typer.Option("--format", "-f", help="The merged report on stdout (or in -o FILE): text, json, "
-                                 "junit or markdown. The summary always goes to stderr.")
+                                 "junit, markdown or html. The summary always goes to stderr.")
     ] = TestFormat.text,
     output: OutputOption = None,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Merge the JSON reports of a sharded run (`promptctl test --shard I/N`) into one verdict, with every
     dataset's threshold judged on all of its cases, as one unsharded run would judge them.
@@ -36,11 +37,11 @@ def report_command(
     Examples: promptctl report merge shard-*.json --format junit -o evals.xml ·
     promptctl report merge a.json b.json --format markdown
     """
-    from ..evals import reports as fmt_reports
     from ..evals.shards import merge
 
+    level = verbosity(quiet, verbose)
     paths = reports[1:] if reports and reports[0] == "merge" else reports
     result = merge([Path(p) for p in paths])
-    sys.stderr.write(fmt_reports.format_text(result))
+    print_summary(result, level, tty=False)
     emit_report(result, fmt, output)
     raise typer.Exit(result.exit_code)

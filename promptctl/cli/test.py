@@ -23,6 +23,33 @@ class TestFormat(str, Enum):
     json = "json"
     junit = "junit"
     markdown = "markdown"
+    html = "html"
+
+
+#: ``-q`` and ``-v`` of the commands that print a test report (test, report).
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary line (and no progress lines).")]
+VerboseOption = Annotated[
+    bool, typer.Option("--verbose", "-v", help="List every case, passing ones too, not only the failing ones.")
+]
+
+
+def verbosity(quiet: bool, verbose: bool) -> int:
+    from ..errors import UsageError
+    from ..evals.reports import NORMAL, QUIET, VERBOSE
+
+    if quiet and verbose:
+        raise UsageError("--quiet and --verbose cannot be combined", hint="pick one")
+    return QUIET if quiet else VERBOSE if verbose else NORMAL
+
+
+def print_summary(result: RunResult, level: int, tty: bool) -> None:
+    """The report for people, on stderr: rich tables on a terminal, plain text otherwise."""
+    from ..evals import reports
+
+    if tty:
+        reports.print_rich(result, sys.stderr, verbosity=level)
+    else:
+        sys.stderr.write(reports.format_text(result, verbosity=level))
 
 
 #: ``-o FILE`` of the commands that write a test report (test, report).
@@ -81,8 +108,8 @@ def test_command(
                            "file's comments and order, and print what changed.")
     ] = False,
     fmt: Annotated[
-        TestFormat, typer.Option("--format", "-f", help="The report on stdout (or in -o FILE): text, json, junit or markdown. "
-                                 "Progress and the summary table always go to stderr.")
+        TestFormat, typer.Option("--format", "-f", help="The report on stdout (or in -o FILE): text, json, junit, markdown or html (one "
+                                 "self-contained page: `-f html -o report.html`). Progress and the summary table always go to stderr.")
     ] = TestFormat.text,
     output: OutputOption = None,
     filter_: Annotated[
@@ -101,6 +128,8 @@ def test_command(
     retries: Annotated[
         Optional[int], typer.Option("--retries", min=0, help="Retries on 429/5xx/timeouts per model (default: test.retries, 3).")
     ] = None,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
     project: ProjectOption = None,
 ) -> None:
     """Run regression evals: render every case of the golden datasets, get the model's answer
@@ -125,6 +154,7 @@ def test_command(
     for name, value in (("--timeout", timeout), ("--max-cost", max_cost)):
         if value is not None and not math.isfinite(value):
             raise UsageError(f"{name} must be a finite number, not {value}", hint=f"e.g. {name} 30")
+    level = verbosity(quiet, verbose)
     if update_golden and ref is not None:
         raise UsageError("--update-golden writes to the working tree, so it cannot be combined with --ref")
     if update_golden and model and len(model) > 1:
@@ -150,7 +180,7 @@ def test_command(
         shard=shard_spec,
     )
     total = count_cases(datasets, options, baseline=base is not None)
-    progress = reports.Progress(total)
+    progress = reports.Progress(total, quiet=quiet)
     recordings = Path(proj.config.root) / proj.config.test.recordings
     try:
         with progress:
@@ -158,15 +188,13 @@ def test_command(
     except KeyboardInterrupt:
         note(f"interrupted: every response received so far is recorded in {recordings}; run again to resume")
         raise
-    if progress.tty:
-        reports.print_rich(result, sys.stderr)
-    else:
-        sys.stderr.write(reports.format_text(result))
+    print_summary(result, level, progress.tty)
     emit_report(result, fmt, output)
     if update_golden:
         from ..evals.goldens import update_goldens
 
         note(reports.format_golden_changes(update_goldens(result)).rstrip("\n"))
+
     raise typer.Exit(result.exit_code)
 
 

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from .goldens import GoldenChange
     from .results import CaseResult, DatasetResult, RunResult
 
-FORMATS = ("text", "json", "junit", "markdown")
+FORMATS = ("text", "json", "junit", "markdown", "html")
 
 
 # -- small formatting helpers ------------------------------------------------------------------
@@ -132,19 +132,94 @@ def _table(rows: Sequence[dict[str, str]]) -> list[str]:
     return lines
 
 
-def format_text(r: RunResult, *, max_failures: int = 50) -> str:
+#: How much the text report says: QUIET only the summary line, NORMAL the failing cases with their
+#: output and golden, VERBOSE every case.
+QUIET, NORMAL, VERBOSE = -1, 0, 1
+
+
+def _shown_cases(r: RunResult, verbosity: int) -> list[tuple[DatasetResult, CaseResult]]:
+    if verbosity >= VERBOSE:
+        return [(d, c) for d in r.datasets for c in d.cases]
+    return _problem_cases(r)
+
+
+def case_line(d: DatasetResult, c: CaseResult, multi_model: bool) -> str:
+    model = f" [{d.model}]" if multi_model else ""
+    if c.status == "passed":  # ids and sources come from the dataset; reasons may quote the output
+        facts = [f"score {c.score:.2f}"] + ([_ms(c.latency_ms)] if c.latency_ms is not None else [])
+        return f"{d.name}/{c.id}{model} passed ({', '.join(facts)}) ({c.source})"
+    return f"{d.name}/{c.id}{model} {c.status}: {_printable(_one_line(c.reason, 300))} ({c.source})"
+
+
+#: Under a failing case, texts up to this long (on one line) are shown whole; longer ones as a diff.
+SHORT_TEXT = 100
+DIFF_LINES = 12
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters (ESC, BEL, …; not newlines or tabs) written as escapes, so a
+    model's output cannot move the cursor, retitle the window or hide lines in a terminal."""
+    import re
+
+    return re.sub(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def case_detail(c: CaseResult) -> list[str]:
+    """What a failing case said beside what was expected: the output and the golden, each on a line
+    when both are short, else a short diff of golden → output (at most DIFF_LINES lines)."""
+    import difflib
+    import textwrap
+
+    if c.output is None or c.status not in ("failed", "error"):
+        return []
+    golden = None if c.golden is None else _printable(_golden_text(c.golden))
+    output = _printable(c.output)
+    if isinstance(c.golden, (dict, list)):
+        try:
+            output = json.dumps(json.loads(output), ensure_ascii=False, indent=2)
+        except ValueError:
+            pass
+
+    def short(text: str) -> bool:
+        return len(text) <= SHORT_TEXT and "\n" not in text.strip()
+
+    if golden is None:
+        return [f"output: {_one_line(output, SHORT_TEXT)}", "golden: (none)"]
+    if short(output) and short(golden):
+        return [f"output: {output.strip()}", f"golden: {golden.strip()}"]
+    if golden == output:
+        return ["output: (equals the golden)"]
+
+    def lines(text: str) -> list[str]:
+        out: list[str] = []
+        for line in text.splitlines() or [""]:
+            out += textwrap.wrap(line, 80) or [""]
+        return out
+
+    diff = list(difflib.unified_diff(lines(golden), lines(output), lineterm="", n=1))[3:]
+    shown = [" …" if line.startswith("@@") else line for line in diff]  # "…" between the hunks
+    out = ["golden → output:"] + ["  " + line for line in shown[:DIFF_LINES]]
+    if len(shown) > DIFF_LINES:
+        out.append(f"  … {len(shown) - DIFF_LINES} more lines (see --format html)")
+    return out
+
+
+def format_text(r: RunResult, *, max_failures: int = 50, verbosity: int = NORMAL) -> str:
     """The plain-text report (what a non-TTY stderr and ``-o FILE`` with ``--format text`` get)."""
+    if verbosity <= QUIET:
+        return summary_line(r) + "\n"
     lines = [f"promptctl test: {r.version}, mode {r.mode}" + (f", baseline {r.baseline_version}" if r.baseline_version else "")]
     lines += _table([dataset_row(d) for d in r.datasets])
-    problems = _problem_cases(r)
-    if problems:
+    shown = _shown_cases(r, verbosity)
+    limit = len(shown) if verbosity >= VERBOSE else max_failures
+    if shown:
         lines.append("")
-        lines.append(f"failed cases ({len(problems)}):")
-        for d, c in problems[:max_failures]:
-            model = f" [{d.model}]" if len(r.models) > 1 else ""
-            lines.append(f"  {d.name}/{c.id}{model} {c.status}: {_one_line(c.reason, 300)} ({c.source})")
-        if len(problems) > max_failures:
-            lines.append(f"  … and {len(problems) - max_failures} more (see --format json)")
+        lines.append(f"cases ({len(shown)}):" if verbosity >= VERBOSE else f"failed cases ({len(shown)}):")
+        for d, c in shown[:limit]:
+            lines.append("  " + case_line(d, c, len(r.models) > 1))
+            lines += ["      " + line for line in case_detail(c)]
+        if len(shown) > limit:
+            lines.append(f"  … and {len(shown) - limit} more (see -v, or --format html)")
     lines += _regression_lines(r)
     lines += _comparison_lines(r)
     extra = budget_line(r)
@@ -207,12 +282,15 @@ def _comparison_lines(r: RunResult) -> list[str]:
 # -- a rich table (TTY) ------------------------------------------------------------------------
 
 
-def print_rich(r: RunResult, stream: IO[str]) -> None:
+def print_rich(r: RunResult, stream: IO[str], *, verbosity: int = NORMAL) -> None:
     """The report as rich tables, for a terminal."""
     from rich.console import Console
     from rich.table import Table
 
     console = Console(file=stream, highlight=False, soft_wrap=False)
+    if verbosity <= QUIET:
+        console.print(f"[bold {'green' if r.ok else 'red'}]{_escape(summary_line(r))}[/]")
+        return
     table = Table(title=f"promptctl test · {r.version} · mode {r.mode}", title_justify="left")
     rows = [dataset_row(d) for d in r.datasets]
     for col in rows[0] if rows else []:
@@ -221,15 +299,19 @@ def print_rich(r: RunResult, stream: IO[str]) -> None:
         style = "green" if row["status"] == "ok" else "red"
         table.add_row(*[f"[{style}]{v}[/]" if k == "status" else _escape(v) for k, v in row.items()])
     console.print(table)
-    problems = _problem_cases(r)
-    if problems:
-        console.print(f"[bold red]failed cases ({len(problems)}):[/]")
-        for d, c in problems[:50]:
-            model = f" [{d.model}]" if len(r.models) > 1 else ""
-            console.print(f"  [bold]{_escape(d.name)}/{_escape(c.id)}{_escape(model)}[/] {c.status}: "
-                          f"{_escape(_one_line(c.reason, 300))} [dim]({_escape(c.source)})[/]")
-        if len(problems) > 50:
-            console.print(f"  … and {len(problems) - 50} more (see --format json)")
+    shown = _shown_cases(r, verbosity)
+    limit = len(shown) if verbosity >= VERBOSE else 50
+    if shown:
+        console.print(f"[bold]cases ({len(shown)}):[/]" if verbosity >= VERBOSE else f"[bold red]failed cases ({len(shown)}):[/]")
+        for d, c in shown[:limit]:
+            style = "green" if c.passed else "red"
+            console.print(f"  [{style}]{_escape(case_line(d, c, len(r.models) > 1))}[/]")
+            for line in case_detail(c):
+                mark = line.lstrip()[:1]
+                color = "red" if mark == "-" else "green" if mark == "+" else "dim"
+                console.print(f"      [{color}]{_escape(line)}[/]")
+        if len(shown) > limit:
+            console.print(f"  … and {len(shown) - limit} more (see -v, or --format html)")
     for line in _regression_lines(r) + _comparison_lines(r):
         console.print(_escape(line))
     extra = budget_line(r)
@@ -394,7 +476,11 @@ def format_markdown(r: RunResult, *, max_failures: int = 50) -> str:
 
 
 def render(fmt: str, r: RunResult) -> str:
-    """The report in ``fmt`` (text, json, junit or markdown)."""
+    """The report in ``fmt`` (text, json, junit, markdown or html)."""
+    if fmt == "html":
+        from .html import format_html
+
+        return format_html(r)
     return {"text": format_text, "json": format_json, "junit": format_junit, "markdown": format_markdown}[fmt](r)
 
 
@@ -437,8 +523,9 @@ class Progress:
     """Progress on stderr: a rich progress bar on a terminal; else one plain line per failing case
     and per finished dataset."""
 
-    def __init__(self, total: int, *, stream: IO[str] | None = None, tty: bool | None = None) -> None:
+    def __init__(self, total: int, *, stream: IO[str] | None = None, tty: bool | None = None, quiet: bool = False) -> None:
         self.stream = stream or sys.stderr
+        self.quiet = quiet
         self.total = total
         self.done = 0
         self.failed = 0
@@ -470,6 +557,8 @@ class Progress:
             self.failed += 1
         if self._bar is not None:
             self._bar.update(self._task, advance=1, status=f"{self.failed} failed" if self.failed else "")
+            return
+        if self.quiet:
             return
         if case.status in ("failed", "error"):
             self.stream.write(f"FAIL {dataset.name}/{case.id}: {_one_line(case.reason, 200)}\n")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +30,11 @@ class CaseResult:
     source: str = ""
     golden: Any = None
     position: int = 0  # its place in the dataset, so that merged shard reports keep the dataset's order
+    inputs: Mapping[str, Any] | None = None
+    messages: list[dict[str, Any]] | None = None  # the rendered messages sent to the model
+    description: str | None = None
+    tags: tuple[str, ...] = ()
+    baseline: CaseResult | None = None  # the same case on the --baseline version
 
     @property
     def passed(self) -> bool:
@@ -50,8 +55,27 @@ class CaseResult:
             "recorded": self.recorded,
             "source": self.source,
             "position": self.position,
+            "description": self.description,
+            "tags": list(self.tags),
+            "inputs": None if self.inputs is None else dict(self.inputs),
+            "golden": self.golden,
+            "messages": self.messages,
             "asserts": [a.to_json() for a in self.asserts],
+            "baseline": None if self.baseline is None else {
+                "status": self.baseline.status,
+                "score": round(self.baseline.score, 4),
+                "reason": self.baseline.reason,
+                "output": self.baseline.output,
+                "latency_ms": None if self.baseline.latency_ms is None else round(self.baseline.latency_ms, 1),
+                "cost_usd": self.baseline.cost_usd,
+                "tokens": self.baseline.tokens,
+            },
         }
+
+    @property
+    def regressed(self) -> bool:
+        """It passed on the baseline and does not pass now."""
+        return self.baseline is not None and self.baseline.passed and self.status in ("failed", "error")
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:

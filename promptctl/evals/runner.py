@@ -248,6 +248,9 @@ class _Run:
         result.source = result.source or f"{job.case.source}:{job.case.line}"
         result.golden = job.case.golden
         result.position = job.position
+        result.inputs = job.case.inputs
+        result.description = job.case.description
+        result.tags = job.case.tags
         job.result.cases[job.index] = result
         if self.on_case is not None:
             self.on_case(job.result, result)
@@ -334,6 +337,7 @@ class _Run:
             cost_usd=completion.cost_usd,
             tokens=int(completion.usage.get("total_tokens", 0)),
             recorded=completion.recorded,
+            messages=messages,
         )
 
 
@@ -417,6 +421,22 @@ def redact_case(case: CaseResult, secrets: Sequence[str]) -> None:
         case.output = redact(case.output, secrets)
     for a in case.asserts:
         a.reason = redact(a.reason, secrets) if a.reason else a.reason
+    case.messages = _redacted(case.messages, secrets)
+    case.inputs = _redacted(case.inputs, secrets)
+    case.golden = _redacted(case.golden, secrets)
+
+
+def _redacted(value: Any, secrets: Sequence[str]) -> Any:
+    """``value`` (JSON data) with every secret in its strings replaced."""
+    from .provider import redact
+
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, Mapping):
+        return {k: _redacted(v, secrets) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_redacted(v, secrets) for v in value]
+    return value
 
 
 def run_tests(
@@ -471,6 +491,10 @@ def run_tests(
     for d in results + base_results:
         for c in d.cases:
             redact_case(c, run.secrets)
+    before = {(d.dataset.path, d.model, c.id): c for d in base_results for c in d.cases}
+    for d in results:
+        for c in d.cases:
+            c.baseline = before.get((d.dataset.path, d.model, c.id))
     return RunResult(
         datasets=results,
         mode=options.mode,

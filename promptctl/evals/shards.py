@@ -45,6 +45,9 @@ def shard_of(dataset_path: str, case_id: str, count: int) -> int:
 
 
 def _case(data: dict[str, Any]) -> CaseResult:
+    base = data.get("baseline")
+    inputs = data.get("inputs")
+    messages = data.get("messages")
     return CaseResult(
         id=str(data["id"]),
         status=str(data["status"]),
@@ -66,6 +69,12 @@ def _case(data: dict[str, Any]) -> CaseResult:
         recorded=bool(data.get("recorded")),
         source=data.get("source") or "",
         position=int(data.get("position") or 0),
+        golden=data.get("golden"),
+        inputs=inputs if isinstance(inputs, dict) else None,
+        messages=[m for m in messages if isinstance(m, dict)] if isinstance(messages, list) else None,
+        description=data.get("description"),
+        tags=tuple(str(t) for t in data.get("tags") or ()),
+        baseline=_case({"id": data["id"], **base}) if isinstance(base, dict) else None,
     )
 
 
