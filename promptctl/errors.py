@@ -16,6 +16,7 @@ runtime can raise something an application can catch::
     ├── InputError                  render inputs: missing, unexpected or mistyped
     ├── NotFoundError               an unknown prompt, sample, schema, version or channel name
     ├── UsageError                  the command line itself is wrong
+    ├── StaleReviewError            review refused: the golden changed since the run (exit 1; test again)
     ├── DependencyError             an optional dependency is missing; the hint says what to install
     ├── ProviderError               a model call failed; in a test run the case fails with it, never the run
     ├── RegistryError               the registry cannot be reached or read, or its URL is bad
@@ -137,6 +138,13 @@ class NotFoundError(PromptctlError):
 
 class UsageError(PromptctlError):
     """The command line is wrong."""
+
+
+class StaleReviewError(PromptctlError):
+    """A case pending review whose dataset changed since the run that proposed its golden (its golden
+    was edited, or the case was removed): nothing was written; run the test again to review it anew."""
+
+    exit_code = 1
 
 
 class DependencyError(PromptctlError):

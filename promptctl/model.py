@@ -166,6 +166,7 @@ class Case:
     source: str = ""
     line: int = 0
     threshold: float | None = None  # the case passes when its weighted score reaches it (promptfoo's)
+    reviewed: Mapping[str, Any] | None = None  # {by, at}: who accepted its golden in `promptctl review`, and when
 
 
 @dataclass(frozen=True, slots=True)

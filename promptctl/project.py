@@ -26,7 +26,9 @@ from .yamlio import Document
 VERSION_RE = re.compile(r"v[0-9]+")
 PROMPT_SUFFIX = ".prompt.yaml"
 DATASET_SUFFIX = ".eval.yaml"
-CASE_KEYS = {"id", "description", "inputs", "golden", "assert", "tags", "threshold"}
+CASE_KEYS = {"id", "description", "inputs", "golden", "assert", "tags", "threshold", "reviewed"}
+#: CSV columns that are case metadata (as ``id``, ``golden`` and ``description``), not inputs.
+CSV_REVIEWED = ("reviewed_by", "reviewed_at")
 
 
 def open_project(project: str | os.PathLike[str] | None = None, *, ref: str | None = None) -> Project:
@@ -270,6 +272,7 @@ class Project:
                     source=doc.path,
                     line=line,
                     threshold=raw.get("threshold"),
+                    reviewed=raw.get("reviewed"),
                 )
             )
         seen: dict[str, Case] = {}
@@ -367,6 +370,7 @@ def _jsonl_cases(text: str, shown: str) -> list[Case]:
                 source=shown,
                 line=n,
                 threshold=row.get("threshold"),
+                reviewed=row.get("reviewed"),
             )
         )
     _check_case_rows(rows, shown)
@@ -433,6 +437,7 @@ def _csv_cases(text: str, shown: str) -> list[Case]:
         case_id = row.pop("id", None) or f"{shown.rsplit('/', 1)[-1]}:{n}"
         golden = row.pop("golden", None) or None
         description = row.pop("description", None) or None
+        by, at = (row.pop(k, None) or None for k in CSV_REVIEWED)
         cases.append(
             Case(
                 id=case_id,
@@ -441,6 +446,7 @@ def _csv_cases(text: str, shown: str) -> list[Case]:
                 description=description,
                 source=shown,
                 line=n,
+                reviewed={k: v for k, v in (("by", by), ("at", at)) if v} if by or at else None,
             )
         )
     return cases

@@ -47,6 +47,17 @@ def local_project(root: Path, url: str, files: dict[str, str]) -> Path:
     })
 
 
+@pytest.fixture(scope="module")
+def server():
+    """The local OpenAI-compatible test server (tests/llm_server.py), one per test module; tests
+    ``server.reset()`` it and set ``server.answers``."""
+    from llm_server import LLMServer
+
+    s = LLMServer().start()
+    yield s
+    s.stop()
+
+
 @dataclass
 class Result:
     code: int

@@ -15,17 +15,9 @@ from promptctl.evals.results import CaseResult, DatasetResult, RunResult
 from promptctl.model import Dataset
 
 from conftest import GitRepo, local_project, run_promptctl
-from llm_server import LLMServer
 
 PAYLOAD = ('<script>window.__pwned = 1</script></textarea></pre><img src=x onerror="window.__pwned = 2">'
            '<b onmouseover="window.__pwned = 3">bold</b>')
-
-
-@pytest.fixture(scope="module")
-def server():
-    s = LLMServer().start()
-    yield s
-    s.stop()
 
 
 @pytest.fixture(autouse=True)

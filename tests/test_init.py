@@ -259,6 +259,7 @@ def test_gitignore_ignores_local_state_but_not_schemas_or_recordings(demo):
 
     assert ignored(".promptctl/registry/bundles/v000001.json")
     assert ignored(".promptctl/cache/x")
+    assert ignored(".promptctl/pending/evals/qa.eval.yaml.jsonl")
     for rel in SCAFFOLD:
         assert not ignored(rel), f"{rel} is git-ignored"
     assert not ignored(".promptctl/recordings/abc.json")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 from conftest import local_project
-from llm_server import LLMServer
 
 from promptctl.evals import reports
 from promptctl.evals.results import CaseResult, DatasetResult, RunResult
@@ -72,13 +71,6 @@ def test_quiet_is_the_summary_and_verbose_is_every_case():
 
 
 # -- through the CLI -------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def server():
-    s = LLMServer().start()
-    yield s
-    s.stop()
 
 
 @pytest.fixture

@@ -7,12 +7,12 @@ import traceback
 from collections.abc import Sequence
 
 from ..errors import PromptctlError
-from . import diff, init, lint, recordings, registry, render, report, schema, test  # noqa: F401  (each registers its command on the app)
+from . import diff, init, lint, recordings, registry, render, report, review, schema, test  # noqa: F401  (each registers its command on the app)
 from .app import app, state
 
 # `promptctl --help` lists commands in the order of a prompt's life, not of the imports above.
-ORDER = ("init", "lint", "render", "diff", "log", "test", "report", "publish", "promote", "rollback", "release",
-         "versions", "history", "show", "verify", "schema")
+ORDER = ("init", "lint", "render", "diff", "log", "test", "review", "report", "publish", "promote", "rollback",
+         "release", "versions", "history", "show", "verify", "schema")
 app.registered_commands.sort(key=lambda c: ORDER.index(c.name) if c.name in ORDER else len(ORDER))
 
 

@@ -194,7 +194,9 @@ def test_command(
         from ..evals.goldens import update_goldens
 
         note(reports.format_golden_changes(update_goldens(result)).rstrip("\n"))
+    from ..evals.pending import save_pending  # the outputs that differ from their goldens, for `promptctl review`
 
+    save_pending(proj.config.root, result, goldens_written=update_golden, notify=note)
     raise typer.Exit(result.exit_code)
 
 

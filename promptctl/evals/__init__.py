@@ -14,7 +14,8 @@
 - :mod:`.results`     what a run produced (case, dataset, run), from which every report is made
 - :mod:`.reports`     text, JSON, JUnit and Markdown reports, and the terminal progress display
 - :mod:`.shards`      ``--shard I/N`` and ``promptctl report merge``
-- :mod:`.goldens`     ``--update-golden``: writing outputs back into datasets, comments kept
+- :mod:`.goldens`     writing goldens back into datasets, comments kept (``--update-golden``, review)
+- :mod:`.pending`     the cases pending review after a run, and accepting or rejecting them (``promptctl review``)
 
 Nothing here prints or exits: the CLI (``promptctl/cli/test.py``) presents what these return.
 """

@@ -1,8 +1,10 @@
-"""``--update-golden``: write the outputs of a run into the cases' ``golden`` fields.
+"""Writing goldens into datasets: ``--update-golden``, and ``promptctl review`` accepting a case.
 
-Dataset YAML files are edited with ruamel.yaml's round-trip mode (imported here only), so comments,
-key order, quoting and indentation stay as they were; only the changed ``golden`` values move.
-Cases from JSONL files get their line rewritten (key order kept); CSV files get a ``golden`` column.
+:func:`write_goldens` writes a set of (case, new golden) pairs, optionally with who reviewed them
+and when (``reviewed: {by, at}``). Dataset YAML files are edited with ruamel.yaml's round-trip mode
+(imported here only), so comments, key order, quoting and indentation stay as they were; only the
+changed ``golden`` (and ``reviewed``) values move. Cases from JSONL files get their line rewritten
+(key order kept); CSV files get a ``golden`` column (and ``reviewed_by``/``reviewed_at``).
 Every file is replaced atomically (a temporary file, then a rename).
 """
 
@@ -13,7 +15,7 @@ import io
 import json
 import os
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,8 +51,13 @@ def update_goldens(result: RunResult) -> list[GoldenChange]:
         raise UsageError("--update-golden takes one model", hint="drop the extra --model flags")
     if result.version != "working tree":
         raise UsageError("--update-golden writes to the working tree", hint="drop --ref")
-    by_file: dict[str, list[tuple[Case, Any]]] = defaultdict(list)
-    changes: list[GoldenChange] = []
+    return write_goldens(golden_updates(result))
+
+
+def golden_updates(result: RunResult) -> list[tuple[Case, Any]]:
+    """The (case, new golden) of every case of ``result`` whose output differs from its golden
+    (passed or failed cases only: an error or a skipped case has no output to keep)."""
+    updates: list[tuple[Case, Any]] = []
     for d in result.datasets:
         cases = {c.id: c for c in d.dataset.cases}
         for r in d.cases:
@@ -58,17 +65,28 @@ def update_goldens(result: RunResult) -> list[GoldenChange]:
                 continue
             case = cases[r.id]
             value = new_golden(case.golden, r.output, r.data)
-            if value == case.golden:
-                continue
-            by_file[case.source].append((case, value))
-            changes.append(GoldenChange(case.source, case.line, case.id, case.golden, value))
-    for path, updates in by_file.items():
+            if value != case.golden:
+                updates.append((case, value))
+    return updates
+
+
+def write_goldens(
+    updates: Sequence[tuple[Case, Any]], *, reviewed: Mapping[str, str] | None = None
+) -> list[GoldenChange]:
+    """Write each (case, new golden) into the case's file (``case.source``, ``case.line``), one atomic
+    rewrite per file; with ``reviewed`` ({by, at}), record it on each case too. Returns what was written."""
+    by_file: dict[str, list[tuple[Case, Any]]] = defaultdict(list)
+    changes: list[GoldenChange] = []
+    for case, value in updates:
+        by_file[case.source].append((case, value))
+        changes.append(GoldenChange(case.source, case.line, case.id, case.golden, value))
+    for path, group in by_file.items():
         if path.endswith(".jsonl"):
-            _update_jsonl(Path(path), updates)
+            _update_jsonl(Path(path), group, reviewed)
         elif path.endswith(".csv"):
-            _update_csv(Path(path), updates)
+            _update_csv(Path(path), group, reviewed)
         else:
-            _update_yaml(Path(path), updates)
+            _update_yaml(Path(path), group, reviewed)
     return changes
 
 
@@ -78,9 +96,10 @@ def _write(path: Path, text: str) -> None:
     write_atomic(path, text.encode("utf-8"), fsync=False, mode=os.stat(path).st_mode & 0o777)
 
 
-def _update_yaml(path: Path, updates: Sequence[tuple[Case, Any]]) -> None:
+def _update_yaml(path: Path, updates: Sequence[tuple[Case, Any]], reviewed: Mapping[str, str] | None = None) -> None:
     try:
         from ruamel.yaml import YAML
+        from ruamel.yaml.comments import CommentedMap
         from ruamel.yaml.scalarstring import (
             DoubleQuotedScalarString,
             LiteralScalarString,
@@ -89,7 +108,7 @@ def _update_yaml(path: Path, updates: Sequence[tuple[Case, Any]]) -> None:
         from ruamel.yaml.util import load_yaml_guess_indent
     except ImportError:
         raise DependencyError(
-            "--update-golden needs ruamel.yaml to edit datasets without losing comments",
+            "writing goldens needs ruamel.yaml to edit datasets without losing comments",
             hint="pip install 'ruamel.yaml>=0.18'",
         ) from None
     text = path.read_text(encoding="utf-8")
@@ -118,6 +137,13 @@ def _update_yaml(path: Path, updates: Sequence[tuple[Case, Any]]) -> None:
             keys = list(item)
             at = keys.index("inputs") + 1 if "inputs" in keys else len(keys)
             item.insert(at, "golden", value)
+        if reviewed is not None:
+            mark = CommentedMap((k, DoubleQuotedScalarString(v)) for k, v in reviewed.items())
+            mark.fa.set_flow_style()
+            if "reviewed" in item:
+                item["reviewed"] = mark
+            else:
+                item.insert(list(item).index("golden") + 1, "reviewed", mark)
     out = io.StringIO()
     yaml.dump(data, out)
     new_text = out.getvalue()
@@ -127,7 +153,7 @@ def _update_yaml(path: Path, updates: Sequence[tuple[Case, Any]]) -> None:
     _write(path, new_text)
 
 
-def _update_jsonl(path: Path, updates: Sequence[tuple[Case, Any]]) -> None:
+def _update_jsonl(path: Path, updates: Sequence[tuple[Case, Any]], reviewed: Mapping[str, str] | None = None) -> None:
     lines = path.read_text(encoding="utf-8").split("\n")
     for case, value in updates:
         index = case.line - 1
@@ -135,12 +161,21 @@ def _update_jsonl(path: Path, updates: Sequence[tuple[Case, Any]]) -> None:
             row = json.loads(lines[index])
         except (IndexError, ValueError):
             raise FileFormatError("the case moved while the run was going on", path=str(path), line=case.line) from None
+        if not isinstance(row, dict) or str(row.get("id", case.id)) != case.id:
+            raise FileFormatError(f"case {case.id!r} moved while the run was going on", path=str(path), line=case.line,
+                                  hint="run the test again")
         row["golden"] = value
+        if reviewed is not None:
+            if "reviewed" not in row:  # right after the golden
+                items = list(row.items())
+                at = list(row).index("golden") + 1
+                row = dict(items[:at] + [("reviewed", None)] + items[at:])
+            row["reviewed"] = dict(reviewed)
         lines[index] = json.dumps(row, ensure_ascii=False)
     _write(path, "\n".join(lines))
 
 
-def _update_csv(path: Path, updates: Sequence[tuple[Case, Any]]) -> None:
+def _update_csv(path: Path, updates: Sequence[tuple[Case, Any]], reviewed: Mapping[str, str] | None = None) -> None:
     reader = csv.reader(io.StringIO(path.read_text(encoding="utf-8")))
     rows: list[list[str]] = []
     starts: list[int] = []  # the file line each row starts on, as the dataset loader counts them
@@ -155,16 +190,22 @@ def _update_csv(path: Path, updates: Sequence[tuple[Case, Any]]) -> None:
     if not rows:
         return
     header = rows[0]
-    if "golden" not in header:
-        header.append("golden")
-    col = header.index("golden")
+    names = ["golden"] + ([] if reviewed is None else ["reviewed_by", "reviewed_at"])
+    for name in names:
+        if name not in header:
+            header.append(name)
+    cols = [header.index(name) for name in names]
     wanted = {case.line: value for case, value in updates}
     for row, line in zip(rows[1:], starts[1:]):
         if line in wanted:
             value = wanted[line]
-            while len(row) <= col:
+            cells = [value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)]
+            if reviewed is not None:
+                cells += [reviewed["by"], reviewed["at"]]
+            while len(row) < len(header):
                 row.append("")
-            row[col] = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            for col, cell in zip(cols, cells):
+                row[col] = cell
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerows(rows)
     _write(path, out.getvalue())

@@ -187,6 +187,17 @@ def redact(text: str, secrets: Sequence[str]) -> str:
     return _SECRET_SHAPES.sub(lambda m: (m.group(1) or "") + "***", text)
 
 
+def redact_data(value: Any, secrets: Sequence[str]) -> Any:
+    """JSON data (inputs, goldens, messages) with :func:`redact` applied to every string in it."""
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, Mapping):
+        return {k: redact_data(v, secrets) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_data(v, secrets) for v in value]
+    return value
+
+
 # -- importing litellm -------------------------------------------------------------------------
 
 _litellm: Any = None

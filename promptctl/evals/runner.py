@@ -414,29 +414,16 @@ def run_secrets(project: Project) -> list[str]:
 def redact_case(case: CaseResult, secrets: Sequence[str]) -> None:
     """Scrub ``case`` of every secret value, in place, before any report is made from it (reasons,
     grader reasons and outputs alike), so that no report format, summary or golden can show one."""
-    from .provider import redact
+    from .provider import redact, redact_data
 
     case.reason = redact(case.reason, secrets) if case.reason else case.reason
     if isinstance(case.output, str):
         case.output = redact(case.output, secrets)
     for a in case.asserts:
         a.reason = redact(a.reason, secrets) if a.reason else a.reason
-    case.messages = _redacted(case.messages, secrets)
-    case.inputs = _redacted(case.inputs, secrets)
-    case.golden = _redacted(case.golden, secrets)
-
-
-def _redacted(value: Any, secrets: Sequence[str]) -> Any:
-    """``value`` (JSON data) with every secret in its strings replaced."""
-    from .provider import redact
-
-    if isinstance(value, str):
-        return redact(value, secrets)
-    if isinstance(value, Mapping):
-        return {k: _redacted(v, secrets) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_redacted(v, secrets) for v in value]
-    return value
+    case.messages = redact_data(case.messages, secrets)
+    case.inputs = redact_data(case.inputs, secrets)
+    case.golden = redact_data(case.golden, secrets)
 
 
 def run_tests(
