@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["Prompt", "Registry", "RegistryStatus", "__version__"]
+__all__ = ["GuardError", "GuardResult", "Prompt", "Registry", "RegistryStatus", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("Prompt", "Registry", "RegistryStatus"):
+    if name in ("GuardError", "GuardResult", "Prompt", "Registry", "RegistryStatus"):
         from . import runtime
 
         return getattr(runtime, name)

@@ -75,6 +75,7 @@ class Prompt:
     params: Mapping[str, Any] = field(default_factory=dict)
     fallbacks: tuple[str, ...] = ()
     output: Mapping[str, Any] = field(default_factory=lambda: {"format": "text"})
+    guards: tuple[Mapping[str, Any], ...] = ()  # assertions every answer must pass (test and runtime)
     description: str | None = None
     samples: tuple[Sample, ...] = ()
     tags: tuple[str, ...] = ()
@@ -114,6 +115,8 @@ class Prompt:
             "output": dict(self.output),
             "partials": dict(sorted(self.partials.items())),
         }
+        if self.guards:  # only when there are some: prompts without guards keep the hashes they had
+            out["guards"] = [dict(g) for g in self.guards]
         if alias is not None:
             spec: Mapping[str, Any] = {"model": alias} if isinstance(alias, str) else alias
             out["model_alias"] = {

@@ -9,6 +9,8 @@
     messages = p.render(ticket="…")           # [{"role": …, "content": …}], inputs validated
     kwargs = p.completion_kwargs(ticket="…")  # ready for litellm.completion(**kwargs)
     p.ref                                     # "support/reply@v3:3f9a2c1"
+    reply = p.parse(response)                 # the JSON (output.format: json), or GuardError naming every failure
+    p.check(text).ok                          # the guards' verdict, without raising
 
 Imports only the standard library and jinja2 (boto3 only when an ``s3://`` URL is used), and
 renders with the same sandboxed renderer as ``promptctl render``, so an application sees exactly
@@ -32,13 +34,14 @@ from typing import Any
 from urllib.parse import quote, urlparse
 
 from .errors import IntegrityError, NotFoundError, PromptctlError, RegistryError
+from .guards import GuardError, GuardResult
 from .model import Prompt as PromptData
 from .registry.bundle import bundle_key, bundle_prompt, decode_bundle
 from .registry.channels import decode_record, head_key, record_hash, record_key, record_seqs
 from .registry.stores import LocalStore, open_store
 from .templates import PartialNotFound, RenderLimits, Renderer
 
-__all__ = ["Prompt", "Registry", "RegistryStatus"]
+__all__ = ["GuardError", "GuardResult", "Prompt", "Registry", "RegistryStatus"]
 
 _log = logging.getLogger("promptctl.runtime")
 
@@ -172,6 +175,29 @@ class Prompt:
                 else {"type": "json_object"}
             )
         return kwargs
+
+    @property
+    def guards(self) -> list[dict[str, Any]]:
+        """The prompt's guards, as written in its file: the checks every answer must pass."""
+        return [dict(g) for g in self._data.guards]
+
+    def check(self, output: Any, *, finish_reason: str | None = None) -> GuardResult:
+        """Check an answer (its text, or the chat completion response itself) against the prompt's
+        output format and schema and its guards, with the same code as ``promptctl test``. Never raises
+        for a bad answer: ``result.ok`` is False and ``result.failures`` says why, each failure."""
+        from .guards import check_output
+
+        return check_output(self._data, output, finish_reason=finish_reason)
+
+    def parse(self, output: Any, *, finish_reason: str | None = None) -> Any:
+        """The answer, checked: its parsed JSON for ``output.format: json``, else its text. Raises
+        :class:`GuardError` naming every failure when it does not pass."""
+        from .guards import output_text
+
+        result = self.check(output, finish_reason=finish_reason)
+        if not result.ok:
+            raise GuardError(self.ref, result, output_text(output)[0])
+        return result.data if self._data.output.get("format") == "json" else output_text(output)[0]
 
     def _alias(self, model: str | None) -> dict[str, Any]:
         if model is None:

@@ -54,6 +54,9 @@ CASES = {
         "please reset your password",
         {"golden": "your refund for order 123 is on its way"},
     ),
+    "word-count": ({"type": "word-count", "value": {"max": 3}}, "one two", "one two three four", {}),
+    "is-refusal": ({"type": "is-refusal"}, "I'm sorry, I can't do that.", "Here you go.", {}),
+    "finish-reason": ({"type": "finish-reason", "value": "stop"}, "x", "x", {}),
     "latency": ({"type": "latency", "threshold": 500}, "x", "x", {}),
     "cost": ({"type": "cost", "threshold": 0.01}, "x", "x", {}),
     "python": ({"type": "python", "value": "len(output) < 10 and 'ok' in output"}, "ok", "not fine at all", {}),
@@ -85,6 +88,8 @@ def subject_extra(kind, passing):
         return {"latency_ms": measure}
     if kind == "cost":
         return {"cost_usd": measure}
+    if kind == "finish-reason":
+        return {"finish_reason": "stop" if passing else "length"}
     return {}
 
 

@@ -352,10 +352,10 @@ def test_import_loads_only_the_standard_library_and_jinja2():
 
 
 def test_public_api():
-    assert promptctl.__all__ == ["Prompt", "Registry", "RegistryStatus", "__version__"]
+    assert promptctl.__all__ == ["GuardError", "GuardResult", "Prompt", "Registry", "RegistryStatus", "__version__"]
     assert promptctl.Registry is Registry
     import promptctl.runtime as runtime
 
-    assert runtime.__all__ == ["Prompt", "Registry", "RegistryStatus"]
+    assert runtime.__all__ == ["GuardError", "GuardResult", "Prompt", "Registry", "RegistryStatus"]
     with pytest.raises(AttributeError):
         promptctl.nope  # noqa: B018

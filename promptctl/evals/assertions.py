@@ -22,6 +22,9 @@ json-schema       the output's JSON is valid against ``value`` (default: the pro
 levenshtein       the edit distance to ``value`` is at most ``threshold`` (default 5)
 similar           similarity to ``value`` is at least ``threshold`` (default 0.75): cosine of
                   embeddings when ``test.embedding_model`` is set, else cosine of word counts
+word-count        the output has ``value`` words (a number), or between ``{min, max}`` of them
+is-refusal        the output declines to answer ("I'm sorry, I can't …"; empty output counts too)
+finish-reason     the model stopped for the reason ``value`` (``stop``, ``length``, ``tool_calls``, …)
 latency           the call took at most ``threshold`` milliseconds (recorded latency on replay)
 cost              the call cost at most ``threshold`` US dollars
 python            ``value``, a Python expression, a function body that ``return``s (several lines,
@@ -46,7 +49,6 @@ of the assertion scores (``weight`` 0: reported, not counted), as in promptfoo.
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import json
 import math
@@ -75,6 +77,9 @@ BASE_TYPES = (
     "json-schema",
     "levenshtein",
     "similar",
+    "word-count",
+    "is-refusal",
+    "finish-reason",
     "latency",
     "cost",
     "python",
@@ -83,6 +88,12 @@ BASE_TYPES = (
 )
 TYPES = BASE_TYPES + tuple(f"not-{t}" for t in BASE_TYPES)
 GRADED = ("llm-rubric", "factuality")
+#: The types a prompt's ``guards:`` may use: deterministic, local, and cheap, so that the runtime can
+#: check every answer of an application with them (their ``not-`` forms too).
+GUARD_BASE_TYPES = ("equals", "contains", "icontains", "contains-any", "contains-all", "icontains-any",
+                    "icontains-all", "starts-with", "regex", "is-json", "contains-json", "json-schema",
+                    "levenshtein", "word-count", "is-refusal", "finish-reason")
+GUARD_TYPES = GUARD_BASE_TYPES + tuple(f"not-{t}" for t in GUARD_BASE_TYPES)
 DEFAULT_SIMILAR = 0.75
 DEFAULT_LEVENSHTEIN = 5
 
@@ -131,6 +142,7 @@ class Subject:
     latency_ms: float | None = None
     cost_usd: float | None = None
     root: Path | None = None  # where `python` assertions import modules from
+    finish_reason: str | None = None  # why the model stopped (stop, length, tool_calls, content_filter, …)
 
     def context(self) -> dict[str, Any]:
         """The ``context`` a ``python`` assertion gets (promptfoo's ``vars`` included); ``data`` is
@@ -175,7 +187,48 @@ async def evaluate(asserts: Sequence[Mapping[str, Any]], subject: Subject, judge
     remote = [a for a in asserts if _base(a) in GRADED or (_base(a) == "similar" and judge.embed is not None)]
     if len(remote) < 2:  # nothing to overlap: skip the task machinery (cheap replays of many cases)
         return [await evaluate_one(a, subject, judge) for a in asserts]
+    import asyncio  # here, not at the top: the runtime's guards use this module without an event loop
+
     return list(await asyncio.gather(*(evaluate_one(a, subject, judge) for a in asserts)))
+
+
+def check(spec: Mapping[str, Any], subject: Subject) -> AssertionResult:
+    """One deterministic assertion (a guard: see GUARD_TYPES), synchronously: the same code and the
+    same verdict as :func:`evaluate_one`, without an event loop. A model-graded or other remote type
+    fails, saying so."""
+    base = _base(spec)
+    if base not in GUARD_BASE_TYPES:
+        return _result(spec, False, 0.0, f"{spec.get('type')!r} cannot be checked here: guards take "
+                       + ", ".join(GUARD_BASE_TYPES) + " and their not- forms")
+    return _finish(spec, lambda: _CHECKS[base](spec, subject, _NO_JUDGE, str(spec.get("type", "")).startswith("not-")))
+
+
+def _result(spec: Mapping[str, Any], passed: bool, score: float, reason: str) -> AssertionResult:
+    weight = spec.get("weight", 1.0)
+    try:
+        weight = float(weight)
+    except (TypeError, ValueError):
+        weight = 1.0
+    return AssertionResult(str(spec.get("type", "")), passed, max(0.0, min(1.0, score)), reason, weight,
+                           spec.get("metric"), spec.get("description"))
+
+
+def _finish(spec: Mapping[str, Any], run: Callable[[], Outcome]) -> AssertionResult:
+    """The result of a check, errors turned into failing results and ``not-`` applied."""
+    kind = str(spec.get("type", ""))
+    inverse = kind.startswith("not-")
+    base = kind[4:] if inverse else kind
+    try:
+        passed, score, reason = run()
+    except AssertionSetupError as e:
+        return _result(spec, False, 0.0, str(e))
+    except PromptctlError as e:  # a grader or embedding call that failed (or was not recorded)
+        return _result(spec, False, 0.0, str(e))
+    except Exception as e:  # noqa: BLE001 - a python assertion raising fails the assertion
+        return _result(spec, False, 0.0, f"error: {type(e).__name__}: {e}")
+    if inverse and base not in SELF_INVERTING:
+        passed, score = not passed, 1.0 - score
+    return _result(spec, passed, score, reason)
 
 
 def _base(spec: Mapping[str, Any]) -> str:
@@ -183,34 +236,29 @@ def _base(spec: Mapping[str, Any]) -> str:
     return kind[4:] if kind.startswith("not-") else kind
 
 
+#: The checks that apply a ``not-`` themselves (their score means something inverted).
+SELF_INVERTING = ("similar", "levenshtein", "llm-rubric", "python")
+
+
 async def evaluate_one(spec: Mapping[str, Any], subject: Subject, judge: Judge) -> AssertionResult:
     """One assertion; a failure to evaluate it (a bad regex, a grader error) fails it with the reason."""
     kind = str(spec.get("type", ""))
     inverse = kind.startswith("not-")
     base = kind[4:] if inverse else kind
-    weight = float(spec.get("weight", 1.0))
-    metric, description = spec.get("metric"), spec.get("description")
-
-    def result(passed: bool, score: float, reason: str) -> AssertionResult:
-        return AssertionResult(kind, passed, max(0.0, min(1.0, score)), reason, weight, metric, description)
-
-    check = _CHECKS.get(base)
-    if check is None:
-        return result(False, 0.0, f"unknown assertion type {kind!r}")
+    check_fn = _CHECKS.get(base)
+    if check_fn is None:
+        return _result(spec, False, 0.0, f"unknown assertion type {kind!r}")
     try:
-        outcome = check(spec, subject, judge, inverse)
-        if asyncio.iscoroutine(outcome):
+        outcome = check_fn(spec, subject, judge, inverse)
+        if hasattr(outcome, "__await__"):
             outcome = await outcome
-    except AssertionSetupError as e:
-        return result(False, 0.0, str(e))
-    except PromptctlError as e:  # a grader or embedding call that failed (or was not recorded)
-        return result(False, 0.0, str(e))
-    except Exception as e:  # noqa: BLE001 - a python assertion raising fails the assertion
-        return result(False, 0.0, f"error: {type(e).__name__}: {e}")
-    passed, score, reason = outcome
-    if inverse and base not in ("similar", "levenshtein", "llm-rubric", "python"):
-        passed, score = not passed, 1.0 - score
-    return result(passed, score, reason)
+    except Exception as e:  # noqa: BLE001 - turned into a failing result below, with the reason
+        error = e
+
+        def again() -> Outcome:
+            raise error
+        return _finish(spec, again)
+    return _finish(spec, lambda: outcome)
 
 
 def verdict(results: Sequence[AssertionResult], threshold: float | None = None) -> tuple[bool, float, str]:
@@ -646,6 +694,75 @@ async def _similar(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: b
     return ok, best, f"{how} {best:.2f} {'>=' if ok else '<'} {limit:g}"
 
 
+def _word_count(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool) -> Outcome:
+    value = _required(spec, "word-count")
+    count = len(s.output.split())
+    if isinstance(value, Mapping):
+        low, high = value.get("min"), value.get("max")
+        if low is None and high is None:
+            raise AssertionSetupError("word-count needs a number, or {min, max} with at least one of them")
+        try:
+            low_n = None if low is None else float(low)
+            high_n = None if high is None else float(high)
+        except (TypeError, ValueError):
+            raise AssertionSetupError(f"word-count's min and max must be numbers, not {_show(value)}") from None
+        if low_n is not None and high_n is not None and low_n > high_n:
+            raise AssertionSetupError(f"word-count's min ({low_n:g}) is above its max ({high_n:g})")
+        ok = (low_n is None or count >= low_n) and (high_n is None or count <= high_n)
+        span = (f"between {low_n:g} and {high_n:g}" if low_n is not None and high_n is not None
+                else f"at least {low_n:g}" if low_n is not None else f"at most {high_n:g}")
+        return ok, float(ok), f"{count} words, {'' if ok else 'not '}{span}"
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise AssertionSetupError(f"word-count needs a number, or {{min, max}}, not {_show(value)}")
+    try:
+        wanted = float(value)
+    except ValueError:
+        raise AssertionSetupError(f"word-count needs a number, not {_show(value)}") from None
+    ok = count == wanted
+    return ok, float(ok), f"{count} words{'' if ok else f', expected {js_number(wanted)}'}"
+
+
+#: A refusal starts with one of these, or contains one of the phrases below (lower case, straight
+#: apostrophes): the basic refusal detection of promptfoo's `is-refusal`.
+REFUSAL_PREFIXES = (
+    "sorry", "i'm sorry", "i am sorry", "i'm really sorry", "i am really sorry", "i apologize",
+    "i'm not able to", "i am not able to", "i'm unable to", "i am unable to", "i cannot", "i can't",
+    "i won't", "i will not", "i must decline", "i'm afraid i can't", "unfortunately, i can't",
+)
+REFUSAL_PHRASES = (
+    "as an ai", "as a language model", "as an assistant", "i cannot help", "i can't help", "i cannot assist",
+    "i can't assist", "i cannot provide", "i can't provide", "i cannot fulfill", "i can't fulfill",
+    "i cannot comply", "i can't comply", "i'm not able to provide", "i am not able to provide",
+    "is illegal and unethical", "if you have any other non-malicious requests", "not able to help with that",
+    "i must decline", "against my guidelines",
+)
+_REFUSAL_PHRASE = re.compile(r"\b(?:" + "|".join(re.escape(p) for p in REFUSAL_PHRASES) + r")\b")
+
+
+def is_refusal(text: str) -> bool:
+    """Whether ``text`` declines to answer (empty text does: nothing was answered)."""
+    lower = text.strip().lower().replace("\u2019", "'").replace("\u2018", "'")
+    if not lower or lower in ("{}", "null", "undefined"):
+        return True
+    return lower.startswith(REFUSAL_PREFIXES) or _REFUSAL_PHRASE.search(lower) is not None
+
+
+def _is_refusal(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool) -> Outcome:
+    if not s.output.strip():
+        return True, 1.0, "empty output, counted as a refusal"
+    ok = is_refusal(s.output)
+    return ok, float(ok), "the output is a refusal" if ok else "the output is not a refusal"
+
+
+def _finish_reason(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool) -> Outcome:
+    wanted = str(_required(spec, "finish-reason")).strip().lower()
+    if s.finish_reason is None:
+        raise AssertionSetupError("the model's finish reason is unknown (not in the response or the recording)")
+    got = s.finish_reason.strip().lower()
+    ok = got == wanted
+    return ok, float(ok), f"finish reason {got!r}" + ("" if ok else f", expected {wanted!r}")
+
+
 def _latency(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool) -> Outcome:
     limit = _threshold(spec, None, "latency (milliseconds)")
     if s.latency_ms is None:
@@ -859,6 +976,9 @@ _CHECKS: dict[str, Callable[..., Any]] = {
     "json-schema": _json_schema,
     "levenshtein": _levenshtein,
     "similar": _similar,
+    "word-count": _word_count,
+    "is-refusal": _is_refusal,
+    "finish-reason": _finish_reason,
     "latency": _latency,
     "cost": _cost,
     "python": _python,
@@ -866,3 +986,4 @@ _CHECKS: dict[str, Callable[..., Any]] = {
     "factuality": _factuality,
 }
 assert set(_CHECKS) == set(BASE_TYPES)
+_NO_JUDGE = Judge()

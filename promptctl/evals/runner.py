@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import NotFoundError, PromptctlError, ProviderError, UsageError
 from ..model import Case, Dataset, Prompt
-from .assertions import AssertionResult, Judge, Subject, evaluate, parse_json_output, schema_problem, verdict
+from .assertions import Judge, Subject, check, evaluate, verdict
 from .provider import (
     ChatRequest,
     Completion,
@@ -300,27 +300,14 @@ class _Run:
             latency_ms=completion.latency_ms,
             cost_usd=completion.cost_usd,
             root=self.root,
+            finish_reason=completion.finish_reason,
         )
-        results: list[AssertionResult] = []
-        data: Any = None
-        if prompt.output.get("format") == "json":
-            try:
-                data = parse_json_output(output)
-            except ValueError as e:
-                results.append(AssertionResult("output-json", False, 0.0, f"output is not valid JSON ({e})"))
-            else:
-                subject.data = data
-                results.append(AssertionResult("output-json", True, 1.0, "output is JSON"))
-                if subject.output_schema is not None:
-                    problem = schema_problem(data, subject.output_schema)
-                    results.append(
-                        AssertionResult(
-                            "output-schema",
-                            problem is None,
-                            float(problem is None),
-                            f"output does not match output.schema: {problem}" if problem else "output matches output.schema",
-                        )
-                    )
+        from ..guards import output_checks
+
+        results = output_checks(prompt, subject)
+        data = subject.data if results and results[0].passed else None
+        # the prompt's guards, on every case: a guard is tested before it ships (same code as the runtime's)
+        results.extend(check({**g, "description": g.get("description") or "guard"}, subject) for g in prompt.guards)
         asserts = templated_values([*job.dataset.default_asserts, *case.asserts], job.project, case.inputs)
         results.extend(await evaluate(asserts, subject, self.judge))
         passed, score, reason = verdict(results, case.threshold)

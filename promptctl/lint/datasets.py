@@ -34,6 +34,17 @@ def assertion_types() -> tuple[str, ...]:
     return tuple(load_schema("dataset")["$defs"]["assertion"]["properties"]["type"]["enum"])
 
 
+def guard_types() -> tuple[str, ...]:
+    """The types a prompt's ``guards`` may use (the prompt schema is the single source)."""
+    return tuple(load_schema("prompt")["$defs"]["guard"]["properties"]["type"]["enum"])
+
+
+def check_guards(lin: Linter, rel: str, doc: Document) -> None:
+    """PC503 and PC508 for a prompt's ``guards``, as for a dataset's assertions."""
+    if isinstance(doc.data, dict):
+        _check_types(lin, rel, doc.data.get("guards"), _doc_where(doc, ("guards",)), guards=True)
+
+
 @dataclass(slots=True)
 class _Case:
     id: str
@@ -68,18 +79,26 @@ def case_file_rels(lin: Linter, rel: str) -> list[str]:
     ]
 
 
-def _check_types(lin: Linter, rel: str, asserts: Any, where: Any) -> None:
-    """PC503 for each assertion whose type is not a known one; ``where(i)`` gives its line and column."""
+def _check_types(lin: Linter, rel: str, asserts: Any, where: Any, *, guards: bool = False) -> None:
+    """PC503 for each assertion whose type is not a known one (for ``guards``, not a guard type);
+    ``where(i)`` gives its line and column."""
     if not isinstance(asserts, list):
         return
     known = assertion_types()
+    allowed = guard_types() if guards else known
     for i, a in enumerate(asserts):
         kind = a.get("type") if isinstance(a, dict) else None
-        if isinstance(kind, str) and kind not in known:
-            close = difflib.get_close_matches(kind, known, n=1, cutoff=0.6)
+        if isinstance(kind, str) and kind in known and kind not in allowed:
+            line, col = where(i)
+            lin.add("PC503", rel, line, col,
+                    f"`{kind}` cannot be a guard: guards run in the application on every answer, so they take "
+                    "only the deterministic types (" + ", ".join(t for t in allowed if not t.startswith("not-"))
+                    + ", and their not- forms); check it in a dataset instead")
+        elif isinstance(kind, str) and kind not in allowed:
+            close = difflib.get_close_matches(kind, allowed, n=1, cutoff=0.6)
             hint = f"did you mean {close[0]!r}?" if close else "see the assertion types in the README"
             line, col = where(i)
-            lin.add("PC503", rel, line, col, f"unknown assertion type {kind!r}; {hint}")
+            lin.add("PC503", rel, line, col, f"unknown {'guard' if guards else 'assertion'} type {kind!r}; {hint}")
         elif isinstance(kind, str) and "value" in a and _empty_value(kind.removeprefix("not-"), a["value"]):
             line, col = where(i)
             lin.add("PC508", rel, line, col,

@@ -182,7 +182,7 @@ class Linter:
             is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
             if leaf in RANGE_PARAMS and (path == f"params.{leaf}" or path.endswith(f".params.{leaf}")) and is_number:
                 continue  # PC302
-            if re.search(r"assert\[\d+\]\.type$", path) and isinstance(value, str):
+            if re.search(r"(?:assert|guards)\[\d+\]\.type$", path) and isinstance(value, str):
                 continue  # PC503
             if path.startswith("lint.severity.") and value is False:
                 continue  # YAML 1.1 reads an unquoted `off` as false: it means "off"
@@ -331,9 +331,10 @@ class Linter:
                 patched_messages.append({"role": "user", "content": ""})
         data.update(messages=patched_messages, inputs=patched_inputs)
         for key, kind in (("params", dict), ("output", dict), ("fallbacks", list), ("tags", list),
-                          ("owners", list), ("samples", list), ("lint", dict)):
+                          ("owners", list), ("samples", list), ("lint", dict), ("guards", list)):
             if key in data and not isinstance(data[key], kind):
                 data[key] = kind()
+        data["guards"] = [g for g in data.get("guards") or () if isinstance(g, dict)]
         if not all(isinstance(s, dict) and isinstance(s.get("name"), str) and isinstance(s.get("inputs", {}), dict)
                    for s in data.get("samples") or ()):
             data["samples"] = []
@@ -396,7 +397,7 @@ class Linter:
 
     def lint_prompt(self, name: str) -> None:
         """Every rule for one prompt file."""
-        from . import models, samples, security, template
+        from . import datasets, models, samples, security, template
 
         info = self.prompt_info(name)
         security.scan_file(self, self.prompt_files[name])
@@ -404,6 +405,8 @@ class Linter:
             return
         template.check_prompt(self, info)
         models.check_prompt(self, info)
+        if info.doc is not None:
+            datasets.check_guards(self, info.rel, info.doc)
         if not info.broken:
             samples.check_samples(self, info)
 

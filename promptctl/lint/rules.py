@@ -224,10 +224,13 @@ under it, misses a required input, passes an undeclared one, or a value breaks t
 The same check as at render time; every problem of the case is listed. CSV values are text: a CSV
 cell that reads as a number or boolean is accepted for a number, integer or boolean input.
 """),
-    _rule("PC503", "unknown-assertion-type", ERROR, "An assertion type does not exist.", """
+    _rule("PC503", "unknown-assertion-type", ERROR, "An assertion or guard type does not exist, or cannot be a guard.", """
 Assertion types follow promptfoo's names: equals contains icontains contains-any contains-all
-icontains-any icontains-all starts-with regex is-json contains-json json-schema levenshtein similar latency cost python
-llm-rubric factuality, each with a `not-` form. The message suggests the closest type.
+icontains-any icontains-all starts-with regex is-json contains-json json-schema levenshtein similar
+word-count is-refusal finish-reason latency cost python llm-rubric factuality, each with a `not-`
+form. A prompt's `guards` take only the deterministic ones (not similar, latency, cost, python,
+llm-rubric or factuality), since the application runs them on every answer. The message suggests the
+closest type.
 """),
     _rule("PC504", "duplicate-case-id", ERROR, "Two cases of a dataset have the same id.", """
 Case ids name cases in reports and recordings, so they must be unique within a dataset (including

@@ -187,6 +187,7 @@ def bundle_prompt(bundle: Mapping[str, Any], name: str) -> Prompt:
         params=dict(entry.get("params") or {}),
         fallbacks=tuple(entry.get("fallbacks") or ()),
         output=dict(entry.get("output") or {"format": "text"}),
+        guards=tuple(dict(g) for g in entry.get("guards") or ()),
         description=entry.get("description"),
         samples=tuple(
             Sample(name=s["name"], inputs=s.get("inputs") or {}, description=s.get("description"))
