@@ -76,6 +76,7 @@ class Prompt:
     fallbacks: tuple[str, ...] = ()
     output: Mapping[str, Any] = field(default_factory=lambda: {"format": "text"})
     guards: tuple[Mapping[str, Any], ...] = ()  # assertions every answer must pass (test and runtime)
+    observe: Mapping[str, Any] = field(default_factory=dict)  # what Prompt.observe keeps ({inputs: true})
     description: str | None = None
     samples: tuple[Sample, ...] = ()
     tags: tuple[str, ...] = ()

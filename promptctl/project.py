@@ -489,6 +489,7 @@ def build_prompt(doc: Document, name: str, config: Config) -> Prompt:
         fallbacks=tuple(data.get("fallbacks") if "fallbacks" in data else config.default_fallbacks),
         output=output,
         guards=tuple(dict(g) for g in data.get("guards") or ()),
+        observe=dict(data.get("observe") or {}),
         description=data.get("description"),
         samples=tuple(
             Sample(name=s["name"], inputs=s.get("inputs") or {}, description=s.get("description"))

@@ -105,13 +105,15 @@ def _open(url: str) -> Any:
 class Prompt:
     """One prompt of a loaded bundle: render it, or get the keyword arguments for litellm."""
 
-    __slots__ = ("_data", "_renderer", "_models", "_version")
+    __slots__ = ("_data", "_renderer", "_models", "_version", "_observer", "_channel")
 
     def __init__(self, data: PromptData, renderer: Renderer, models: Mapping[str, Any], version: str) -> None:
         self._data = data
         self._renderer = renderer
         self._models = models
         self._version = version
+        self._observer: Any = None  # the Registry's Observer, set by Registry.get
+        self._channel: str | None = None
 
     @property
     def name(self) -> str:
@@ -162,6 +164,9 @@ class Prompt:
         kwargs: dict[str, Any] = {**alias.get("params", {}), **self._data.params}
         kwargs.update(_endpoint(alias))
         kwargs["messages"] = self.render(**inputs)
+        # litellm passes `metadata` to its callbacks and a LiteLLM proxy logs it: the ref travels with the call
+        kwargs["metadata"] = {**(kwargs.get("metadata") or {}), "promptctl_prompt": self.name,
+                              "promptctl_ref": self.ref, "promptctl_version": self._version}
         if self._data.fallbacks:
             # litellm takes a dict of completion kwargs per fallback: each keeps its own endpoint and key,
             # instead of being sent to the primary's server with the primary's key.
@@ -198,6 +203,55 @@ class Prompt:
         if not result.ok:
             raise GuardError(self.ref, result, output_text(output)[0])
         return result.data if self._data.output.get("format") == "json" else output_text(output)[0]
+
+    def observe(
+        self,
+        answer: Any,
+        *,
+        inputs: Mapping[str, Any] | None = None,
+        usage: Any = None,
+        latency_ms: float | None = None,
+        model: str | None = None,
+        finish_reason: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> GuardResult:
+        """Check ``answer`` against the guards (as :meth:`check`) and record one observation with the
+        registry's observer (``Registry(observe=…)``): time, ref, channel, model, tokens, cost, latency,
+        guard verdicts, the output (redacted), and the inputs only when the observer or the prompt
+        (``observe: {inputs: true}``) keeps them. ``usage`` and ``model`` default to the response's
+        when ``answer`` is a chat completion response. Never raises, never blocks."""
+        try:
+            result = self.check(answer, finish_reason=finish_reason)
+        except Exception as e:  # noqa: BLE001 - observing never raises into the application
+            from .guards import GuardFailure
+
+            result = GuardResult(False, (GuardFailure("error", f"{type(e).__name__}: {e}"),))
+        observer = self._observer
+        if observer is None:
+            return result
+        try:
+            from .guards import output_text
+            from .observe import observation, response_parts
+
+            text, found_reason = output_text(answer)
+            found_usage, found_model = response_parts(answer)
+            keep = observer.store_inputs or bool((self._data.observe or {}).get("inputs"))
+            observer.submit(observation(
+                prompt=self.name, ref=self.ref, version=self._version, hash=self._data.hash, channel=self._channel,
+                model=model or found_model or self._resolved_model(), output=text, guards=result,
+                usage=usage if usage is not None else found_usage, latency_ms=latency_ms,
+                finish_reason=finish_reason or found_reason, inputs=inputs if keep and inputs is not None else None,
+                extra=extra,
+            ))
+        except Exception as e:  # noqa: BLE001
+            observer._error(e)
+        return result
+
+    def _resolved_model(self) -> str | None:
+        try:
+            return self._alias(self._data.model).get("model")
+        except PromptctlError:
+            return None
 
     def _alias(self, model: str | None) -> dict[str, Any]:
         if model is None:
@@ -274,7 +328,9 @@ class Registry:
     verified bundle is kept, and served from when the registry is unreachable. ``render_limits``: a
     :class:`~promptctl.templates.RenderLimits` bounding each render (output characters, ``range()``
     items, for-loop iterations); default ``RenderLimits()``, the limits ``promptctl render`` uses
-    without a ``render:`` section in promptctl.yaml (a bundle does not carry them).
+    without a ``render:`` section in promptctl.yaml (a bundle does not carry them). ``observe``: where
+    :meth:`Prompt.observe` sends observations: a path (a JSONL file), a callable, a list of them, or an
+    :class:`~promptctl.observe.Observer` (sampling, inputs, OpenTelemetry, queue size).
     """
 
     def __init__(
@@ -286,7 +342,11 @@ class Registry:
         refresh_s: float | None = 30,
         cache_dir: str | os.PathLike[str] | None = None,
         render_limits: RenderLimits | None = None,
+        observe: Any = None,
     ) -> None:
+        from .observe import make_observer
+
+        self.observer = make_observer(observe)
         self.url = os.fspath(url)
         self.channel = None if version is not None else channel
         self.pinned = _version_number(version) if version is not None else None
@@ -537,7 +597,10 @@ class Registry:
                                 hint="the channel was removed from the registry; nothing stale is served")
         snapshot = self._snapshot
         assert snapshot is not None
-        return snapshot.get(name)
+        prompt = snapshot.get(name)
+        if self.observer is not None and prompt._observer is not self.observer:
+            prompt._observer, prompt._channel = self.observer, self.channel
+        return prompt
 
     def names(self) -> list[str]:
         """Every prompt name in the current bundle."""
@@ -585,12 +648,15 @@ class Registry:
     # -- local development -----------------------------------------------------------------------
 
     @classmethod
-    def from_project(cls, path: str | os.PathLike[str] = ".") -> Registry:
+    def from_project(cls, path: str | os.PathLike[str] = ".", *, observe: Any = None) -> Registry:
         """Serve a project's working tree (for local development), reloading files as they change.
 
         This path reads the project with the CLI's loader (YAML and schemas are imported then).
         """
+        from .observe import make_observer
+
         self = cls.__new__(cls)
+        self.observer = make_observer(observe)
         self.url = os.fspath(path)
         self.channel = None
         self.pinned = None

@@ -20,6 +20,9 @@ REPO = Path(__file__).resolve().parent.parent
 # promptctl process they start, the cache lives in a temp folder, never in the user's home.
 _CACHE = tempfile.TemporaryDirectory(prefix="promptctl-test-cache-")
 os.environ["PROMPTCTL_CACHE_DIR"] = _CACHE.name
+# `promptctl export finetune` counts tokens with tiktoken, which downloads its encoding on first use:
+# the tests estimate instead, so that nothing reaches for the network.
+os.environ["PROMPTCTL_TOKENIZER"] = "estimate"
 
 
 def write_tree(root: Path, files: dict[str, str]) -> Path:

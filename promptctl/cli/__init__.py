@@ -5,15 +5,29 @@ from __future__ import annotations
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import Any
+
+from typer.core import TyperGroup
 
 from ..errors import PromptctlError
-from . import diff, init, lint, recordings, registry, render, report, review, schema, test  # noqa: F401  (each registers its command on the app)
+from . import diff, export, golden, importer, init, lint, monitor, recordings, registry, render, report, review, schema, test  # noqa: F401  (each registers its command on the app)
 from .app import app, state
 
 # `promptctl --help` lists commands in the order of a prompt's life, not of the imports above.
-ORDER = ("init", "lint", "render", "diff", "log", "test", "review", "report", "publish", "promote", "rollback",
-         "release", "versions", "history", "show", "verify", "schema")
+ORDER = ("init", "import", "lint", "render", "diff", "log", "test", "review", "export", "report", "publish", "promote",
+         "rollback", "release", "versions", "history", "show", "verify", "monitor", "golden", "schema")
 app.registered_commands.sort(key=lambda c: ORDER.index(c.name) if c.name in ORDER else len(ORDER))
+
+
+class _OrderedGroup(TyperGroup):
+    """Lists the command groups (`export`, ...) in ORDER too, among the commands, not after them all."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        names = super().list_commands(ctx)
+        return sorted(names, key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER))
+
+
+app.info.cls = _OrderedGroup
 
 
 def main(argv: Sequence[str] | None = None) -> None:

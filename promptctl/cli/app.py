@@ -20,6 +20,15 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 
+def command_group(name: str, help: str) -> typer.Typer:
+    """A group of subcommands (``promptctl export finetune``), registered on ``app``, with the
+    conventions of every other command (``-h``, plain help text, help when given no subcommand)."""
+    group = typer.Typer(name=name, help=help, no_args_is_help=True,
+                        context_settings={"help_option_names": ["-h", "--help"]}, rich_markup_mode=None)
+    app.add_typer(group)
+    return group
+
+
 #: Global state set by the root callback (read by the error handler and commands).
 state: dict[str, object] = {"debug": False, "project": None}
 

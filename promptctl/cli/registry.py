@@ -53,6 +53,10 @@ def publish_command(
         bool, typer.Option("--allow-dirty", help="Publish uncommitted changes (recorded as dirty: true; no git tag).")
     ] = False,
     force: Annotated[bool, typer.Option("--force", help="Publish even when the prompts are identical to the latest version.")] = False,
+    require_tests: Annotated[
+        bool, typer.Option("--require-tests", help="Refuse to publish unless `promptctl test --mode replay` passes on "
+                           "the prompts being published (every dataset meets its threshold).")
+    ] = False,
     fmt: FormatOption = TextOrJson.text,
     registry: RegistryOption = None,
     project: ProjectOption = None,
@@ -62,7 +66,9 @@ def publish_command(
     Refuses uncommitted changes to promptctl.yaml or the prompt root (unless --allow-dirty) and
     any lint error. Writes bundles/vNNNNNN.json once, creates the annotated git tag <tag_prefix>vN
     with the digest, and prints `published v3 (sha256:…)`. Identical to the latest version: publishes
-    nothing (--force does).
+    nothing (--force does). The bundle records the replayed eval summary (`promptctl test --mode
+    replay`: pass rate, latency, tokens and cost per dataset and prompt), which `promptctl monitor`
+    shows beside production; --require-tests refuses to publish when it fails.
 
     Example: promptctl publish -m "friendlier refunds" --channel staging
     """
@@ -70,7 +76,7 @@ def publish_command(
     from ..registry.publish import publish
 
     result = publish(project_dir(project), message=message, channel=channel, allow_dirty=allow_dirty, force=force,
-                     registry=registry)
+                     registry=registry, require_tests=require_tests)
     if fmt is TextOrJson.json:
         emit_json(result.to_json())
     elif result.published:

@@ -158,12 +158,18 @@ def _list(entries: list[PendingCase], fmt: TextOrJson) -> None:
          "`promptctl review` to go through them")
 
 
+def _written(change: Any) -> str:
+    if not change.line:  # a new case, from `promptctl golden add`
+        return f"added as a new case to {change.path}"
+    return f"golden written to {change.path}:{change.line}"
+
+
 def _accept_all(root: Path, entries: list[PendingCase]) -> int:
     from ..evals.pending import accept_all, rerun_hint
 
     outcome = accept_all(root, entries)
     for e, change in outcome.accepted:
-        note(f"accepted {e.name}: golden written to {change.path}:{change.line}")
+        note(f"accepted {e.name}: {_written(change)}")
     for e, why in outcome.refused:
         note(f"refused {e.name}: {why}; {rerun_hint(e)}")
     done = len(outcome.accepted)
@@ -281,7 +287,7 @@ def _interactive(root: Path, entries: list[PendingCase]) -> int:
         else:
             counts["accepted"] += 1
             change = outcome.accepted[0][1]
-            console.print(f"{how}: golden written to {change.path}:{change.line}", style="green", markup=False)
+            console.print(f"{how}: {_written(change)}", style="green", markup=False)
 
     done = 0
     try:

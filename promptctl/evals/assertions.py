@@ -410,17 +410,42 @@ def _json_of(subject: Subject) -> Any:
         raise AssertionSetupError(f"output is not JSON ({e})") from None
 
 
+_VALIDATORS: dict[str, Any] = {}  # canonical schema text -> its checked validator (or the error it raised)
+_BY_ID: dict[int, tuple[Any, Any]] = {}  # id(schema) -> (schema, validator): the schema kept alive, so ids stay unique
+
+
+def _validator(schema: Mapping[str, Any]) -> Any:
+    """A validator of ``schema``, checked once and cached: checking a schema against the metaschema
+    costs about 1 ms, which every answer of a guarded prompt would otherwise pay."""
+    same = _BY_ID.get(id(schema))
+    if same is not None and same[0] is schema:  # the same schema object as last time (a prompt's output.schema)
+        return same[1]
+    key = json.dumps(schema, sort_keys=True, default=str)
+    found = _VALIDATORS.get(key)
+    if found is None:
+        from jsonschema import Draft202012Validator
+        from jsonschema.exceptions import SchemaError as BadSchema
+
+        try:
+            # `format` is checked (email, date, date-time, uri, uuid, ipv4, …), as promptfoo's ajv-formats does
+            Draft202012Validator.check_schema(dict(schema))
+            found = Draft202012Validator(dict(schema), format_checker=Draft202012Validator.FORMAT_CHECKER)
+        except BadSchema as e:
+            found = AssertionSetupError(f"invalid JSON Schema: {e.message}")
+        if len(_VALIDATORS) > 512:
+            _VALIDATORS.clear()
+        _VALIDATORS[key] = found
+    if isinstance(found, AssertionSetupError):
+        raise AssertionSetupError(str(found))  # a fresh one: re-raising the cached one would grow its traceback
+    if len(_BY_ID) > 512:
+        _BY_ID.clear()
+    _BY_ID[id(schema)] = (schema, found)
+    return found
+
+
 def schema_problem(value: Any, schema: Mapping[str, Any]) -> str | None:
     """The first JSON Schema violation of ``value`` as ``path: message``, or None when valid."""
-    from jsonschema import Draft202012Validator
-    from jsonschema.exceptions import SchemaError as BadSchema
-
-    try:
-        # `format` is checked (email, date, date-time, uri, uuid, ipv4, …), as promptfoo's ajv-formats does
-        validator = Draft202012Validator(dict(schema), format_checker=Draft202012Validator.FORMAT_CHECKER)
-        validator.check_schema(dict(schema))
-    except BadSchema as e:
-        raise AssertionSetupError(f"invalid JSON Schema: {e.message}") from None
+    validator = _validator(schema)
     errors = sorted(validator.iter_errors(value), key=lambda err: list(err.absolute_path))
     if not errors:
         return None

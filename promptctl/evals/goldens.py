@@ -96,15 +96,10 @@ def _write(path: Path, text: str) -> None:
     write_atomic(path, text.encode("utf-8"), fsync=False, mode=os.stat(path).st_mode & 0o777)
 
 
-def _update_yaml(path: Path, updates: Sequence[tuple[Case, Any]], reviewed: Mapping[str, str] | None = None) -> None:
+def _round_trip(path: Path) -> tuple[Any, Any]:
+    """ruamel.yaml set up to keep ``path``'s layout, and its document."""
     try:
         from ruamel.yaml import YAML
-        from ruamel.yaml.comments import CommentedMap
-        from ruamel.yaml.scalarstring import (
-            DoubleQuotedScalarString,
-            LiteralScalarString,
-            SingleQuotedScalarString,
-        )
         from ruamel.yaml.util import load_yaml_guess_indent
     except ImportError:
         raise DependencyError(
@@ -117,7 +112,56 @@ def _update_yaml(path: Path, updates: Sequence[tuple[Case, Any]], reviewed: Mapp
     yaml.preserve_quotes = True
     yaml.width = 1 << 16
     yaml.indent(mapping=max(2, (indent or 2) - (offset or 0)), sequence=indent or 2, offset=offset or 0)
-    data = yaml.load(text)
+    return yaml, yaml.load(text)
+
+
+def _dump(yaml: Any, data: Any, path: Path) -> None:
+    out = io.StringIO()
+    yaml.dump(data, out)
+    new_text = out.getvalue()
+    from ..yamlio import loads
+
+    loads(new_text, path=str(path))  # what we write must still pass the safe loader
+    _write(path, new_text)
+
+
+def _reviewed_mark(reviewed: Mapping[str, str]) -> Any:
+    from ruamel.yaml.comments import CommentedMap
+    from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+
+    mark = CommentedMap((k, DoubleQuotedScalarString(v)) for k, v in reviewed.items())
+    mark.fa.set_flow_style()
+    return mark
+
+
+def add_cases(path: Path, cases: Sequence[tuple[str, Mapping[str, Any], Any]], *, reviewed: Mapping[str, str] | None = None) -> None:
+    """Append new cases ``(id, inputs, golden)`` to the inline ``cases`` of the dataset YAML at
+    ``path`` (comments and layout kept), each with ``reviewed`` when given; one atomic rewrite."""
+    from ruamel.yaml.comments import CommentedMap
+    from ruamel.yaml.scalarstring import LiteralScalarString
+
+    yaml, data = _round_trip(path)
+    if data.get("cases") is None:
+        data["cases"] = []
+    for case_id, inputs, golden in cases:
+        item = CommentedMap()
+        item["id"] = case_id
+        item["inputs"] = dict(inputs)
+        item["golden"] = LiteralScalarString(golden) if isinstance(golden, str) and "\n" in golden else golden
+        if reviewed is not None:
+            item["reviewed"] = _reviewed_mark(reviewed)
+        data["cases"].append(item)
+    _dump(yaml, data, path)
+
+
+def _update_yaml(path: Path, updates: Sequence[tuple[Case, Any]], reviewed: Mapping[str, str] | None = None) -> None:
+    from ruamel.yaml.scalarstring import (
+        DoubleQuotedScalarString,
+        LiteralScalarString,
+        SingleQuotedScalarString,
+    )
+
+    yaml, data = _round_trip(path)
     wanted = {case.id: value for case, value in updates}
     for item in data.get("cases") or []:
         if not hasattr(item, "get") or "id" not in item or str(item["id"]) not in wanted:
@@ -138,19 +182,12 @@ def _update_yaml(path: Path, updates: Sequence[tuple[Case, Any]], reviewed: Mapp
             at = keys.index("inputs") + 1 if "inputs" in keys else len(keys)
             item.insert(at, "golden", value)
         if reviewed is not None:
-            mark = CommentedMap((k, DoubleQuotedScalarString(v)) for k, v in reviewed.items())
-            mark.fa.set_flow_style()
+            mark = _reviewed_mark(reviewed)
             if "reviewed" in item:
                 item["reviewed"] = mark
             else:
                 item.insert(list(item).index("golden") + 1, "reviewed", mark)
-    out = io.StringIO()
-    yaml.dump(data, out)
-    new_text = out.getvalue()
-    from ..yamlio import loads
-
-    loads(new_text, path=str(path))  # what we write must still pass the safe loader
-    _write(path, new_text)
+    _dump(yaml, data, path)
 
 
 def _update_jsonl(path: Path, updates: Sequence[tuple[Case, Any]], reviewed: Mapping[str, str] | None = None) -> None:

@@ -62,6 +62,7 @@ class PendingCase:
     run: Mapping[str, Any] = field(default_factory=dict)  # {at, version, mode, promptctl}: the run it came from
     position: int = 0  # its place in the dataset
     old_hash: str = ""  # content_hash of the old golden as it was in the file: accept checks the file still has it
+    origin: str = "run"  # "run" (a case of the dataset, from `promptctl test`) or "observed" (a new case, `golden add`)
 
     @property
     def key(self) -> str:
@@ -75,8 +76,8 @@ class PendingCase:
 
     @property
     def where(self) -> str:
-        """``source:line``."""
-        return f"{self.source}:{self.line}"
+        """``source:line`` (``source (new case)`` for a case proposed from production)."""
+        return f"{self.source} (new case)" if self.origin == "observed" else f"{self.source}:{self.line}"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -100,6 +101,7 @@ class PendingCase:
             "model": self.model,
             "run": dict(self.run),
             "old_hash": self.old_hash,
+            "origin": self.origin,
         }
 
     @classmethod
@@ -125,6 +127,7 @@ class PendingCase:
             run=data.get("run") if isinstance(data.get("run"), Mapping) else {},
             position=int(data.get("position") or 0),
             old_hash=str(data.get("old_hash") or ""),
+            origin=str(data.get("origin") or "run"),
         )
 
 
@@ -371,7 +374,7 @@ def _save_dataset(
     if not before and not fresh:
         return
     kept = [replace(e, position=positions[e.case]) for e in before
-            if e.dataset == rel and e.case in cases and e.case not in ran]
+            if e.dataset == rel and (e.case in cases or e.origin == "observed") and e.case not in ran]
     entries = sorted(kept + fresh, key=lambda e: e.position)
     if entries != before:
         _write(project_root, rel, entries)
@@ -422,6 +425,7 @@ def accept_all(
         by_dataset[e.dataset].append(e)
     updates = []
     chosen: list[PendingCase] = []
+    additions: dict[str, list[tuple[PendingCase, Any]]] = defaultdict(list)
     for rel, group in by_dataset.items():
         try:
             dataset = project.load_dataset(rel)
@@ -432,6 +436,12 @@ def accept_all(
         for e in group:
             value = goldens[e.key] if goldens is not None and e.key in goldens else e.new
             case = cases.get(e.case)
+            if e.origin == "observed":
+                if case is not None:
+                    outcome.refused.append((e, f"{rel} already has a case {e.case!r}"))
+                else:
+                    additions[rel].append((e, value))
+                continue
             if case is None:
                 outcome.refused.append((e, f"{rel} has no case {e.case!r} any more"))
             elif not _unchanged(case.golden, e) and case.golden != value:
@@ -439,12 +449,37 @@ def accept_all(
             else:
                 updates.append((case, value))
                 chosen.append(e)
-    if updates:
-        who = actor or current_actor(root)
-        changes = write_goldens(updates, reviewed={"by": who, "at": at or _now()})
-        outcome.accepted.extend(zip(chosen, changes))
-        _remove(root, chosen)
+    if updates or additions:
+        reviewed = {"by": actor or current_actor(root), "at": at or _now()}
+        if updates:
+            changes = write_goldens(updates, reviewed=reviewed)
+            outcome.accepted.extend(zip(chosen, changes))
+            _remove(root, chosen)
+        for rel, added in additions.items():
+            from .goldens import add_cases
+
+            path = root / rel
+            add_cases(path, [(e.case, e.inputs, value) for e, value in added], reviewed=reviewed)
+            outcome.accepted.extend((e, GoldenChange(rel, 0, e.case, None, value)) for e, value in added)
+            _remove(root, [e for e, _ in added])
     return outcome
+
+
+def propose(project_root: str | os.PathLike[str], entries: Sequence[PendingCase]) -> int:
+    """Add new cases proposed from production (``origin="observed"``) to the pending store, next to
+    what is there; an entry whose key is already pending is left as it was. Returns how many were added."""
+    by_dataset: dict[str, list[PendingCase]] = defaultdict(list)
+    for e in entries:
+        by_dataset[e.dataset].append(e)
+    added = 0
+    for rel, group in by_dataset.items():
+        before = _read(_store_file(project_root, rel))
+        keys = {e.key for e in before}
+        fresh = [e for e in group if e.key not in keys]
+        if fresh:
+            _write(project_root, rel, [*before, *fresh])
+            added += len(fresh)
+    return added
 
 
 def _unchanged(golden: Any, entry: PendingCase) -> bool:

@@ -331,7 +331,7 @@ class Linter:
                 patched_messages.append({"role": "user", "content": ""})
         data.update(messages=patched_messages, inputs=patched_inputs)
         for key, kind in (("params", dict), ("output", dict), ("fallbacks", list), ("tags", list),
-                          ("owners", list), ("samples", list), ("lint", dict), ("guards", list)):
+                          ("owners", list), ("samples", list), ("lint", dict), ("guards", list), ("observe", dict)):
             if key in data and not isinstance(data[key], kind):
                 data[key] = kind()
         data["guards"] = [g for g in data.get("guards") or () if isinstance(g, dict)]

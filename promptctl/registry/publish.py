@@ -97,6 +97,8 @@ def _prompt_json(prompt: Prompt, rel: str) -> dict[str, Any]:
         ]
     if prompt.tags:
         entry["tags"] = list(prompt.tags)
+    if prompt.observe:
+        entry["observe"] = dict(prompt.observe)
     if prompt.owners:
         entry["owners"] = list(prompt.owners)
     return entry
@@ -260,6 +262,28 @@ def _tag(state: GitState, tag: str, digest: str, version: int, message: str | No
         return f"could not create git tag {tag}: {detail[-1] if detail else e}"
 
 
+def _evals(project: Any, required: bool) -> dict[str, Any] | None:
+    """The replayed eval summary the bundle records; with ``required``, a failing one refuses the publish."""
+    from ..evals.summary import eval_summary
+
+    try:
+        summary = eval_summary(project)
+    except PromptctlError as e:
+        if required:
+            raise PublishError(f"--require-tests: `promptctl test --mode replay` cannot run: {e.message}; "
+                               "nothing was published", hint=e.hint) from None
+        return None
+    if required and summary is None:
+        raise PublishError("--require-tests: the project has no golden dataset to test; nothing was published",
+                           hint="add an evals/*.eval.yaml, or publish without --require-tests")
+    if required and summary is not None and not summary["ok"]:
+        under = [f"{d['name']} {d['pass_rate'] * 100:.1f}% < {d['threshold'] * 100:g}%" for d in summary["datasets"] if not d["ok"]]
+        why = ", ".join(under) or f"{summary['failed']} failed, {summary['errors']} errors"
+        raise PublishError(f"--require-tests: `promptctl test --mode replay` fails ({why}); nothing was published",
+                           hint="run `promptctl test --mode replay` to see the failing cases")
+    return summary
+
+
 def publish(
     project_dir: str | os.PathLike[str] | None = None,
     *,
@@ -269,6 +293,7 @@ def publish(
     force: bool = False,
     registry: str | None = None,
     actor: str | None = None,
+    require_tests: bool = False,
 ) -> PublishResult:
     """What ``promptctl publish`` does; see the README's "Registry and channels"."""
     from ..project import load_project
@@ -305,6 +330,7 @@ def publish(
     check_lint(root, source, project)
     content = build_content(project)
     check_hashes(content)
+    evals = _evals(project, require_tests)
     who = actor or current_actor(root)
 
     if channel is not None:
@@ -334,7 +360,7 @@ def publish(
         "actor": who,
         "message": message,
         "git": {"commit": state.commit, "branch": state.branch, "dirty": state.dirty},
-        "evals": None,
+        "evals": evals,
         **content,
     }
     _validate({**bundle_content, "version": 1, "digest": "sha256:" + "0" * 64})

@@ -19,8 +19,8 @@ from ..config import CONFIG_NAME
 
 PROMPT_ROOT = "prompts"
 _PROMPT_SUFFIX = ".prompt.yaml"
-_PROMPT_KEYS = ("description", "model", "params", "fallbacks", "inputs", "messages", "output", "guards", "samples",
-                "tags", "owners")
+_PROMPT_KEYS = ("description", "model", "params", "fallbacks", "inputs", "messages", "output", "guards", "observe",
+                "samples", "tags", "owners")
 
 
 @cache
