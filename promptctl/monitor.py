@@ -137,6 +137,71 @@ def collect(observations: Iterable[Mapping[str, Any]], *, since: str | None = No
     return sorted(groups.values(), key=lambda g: (g.prompt, _version_key(g.version)))
 
 
+#: Plain files larger than this (in all) are read by several processes, each a byte range of them.
+PARALLEL_BYTES = 32 * 1024 * 1024
+
+
+def collect_paths(paths: Sequence[Any], *, since: str | None = None, channel: str | None = None,
+                  prompts: Sequence[str] = (), jobs: int | None = None) -> list[Group]:
+    """:func:`collect` over observation files and folders; big plain files are split into byte ranges
+    read by ``jobs`` processes (default: one per core, at most 4), gzipped files one process each."""
+    import os
+
+    from .observe import observation_files, read_ranges
+
+    files = observation_files(paths)
+    total = sum(os.path.getsize(f) for f in files if not f.endswith(".gz"))
+    jobs = jobs or min(4, os.cpu_count() or 1)
+    if jobs < 2 or total < PARALLEL_BYTES:
+        return collect(read_ranges((f, 0, None) for f in files), since=since, channel=channel, prompts=prompts)
+    ranges: list[tuple[str, int, int | None]] = []
+    step = max(1, total // (jobs * 2))
+    for f in files:
+        if f.endswith(".gz"):
+            ranges.append((f, 0, None))
+            continue
+        size = os.path.getsize(f)
+        ranges += [(f, start, min(size, start + step)) for start in range(0, size, step)]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        parts = list(pool.map(_collect_range, [(r, since, channel, tuple(prompts)) for r in ranges]))
+    return merge_groups(g for part in parts for g in part)
+
+
+def _collect_range(args: tuple[tuple[str, int, int | None], str | None, str | None, tuple[str, ...]]) -> list[Group]:
+    where, since, channel, prompts = args
+    from .observe import read_ranges
+
+    return collect(read_ranges([where]), since=since, channel=channel, prompts=prompts)
+
+
+def merge_groups(groups: Iterable[Group]) -> list[Group]:
+    """Groups of the same prompt version (from several processes) added together."""
+    out: dict[tuple[str, str], Group] = {}
+    for g in groups:
+        into = out.get((g.prompt, g.version))
+        if into is None:
+            out[(g.prompt, g.version)] = g
+            continue
+        into.refs |= g.refs
+        into.channels.update(g.channels)
+        into.count += g.count
+        into.calls += g.calls
+        into.guard_ok += g.guard_ok
+        into.failures.update(g.failures)
+        into.latencies.extend(g.latencies)
+        into.tokens += g.tokens
+        into.with_tokens += g.with_tokens
+        into.cost += g.cost
+        into.with_cost += g.with_cost
+        into.first = min(x for x in (into.first, g.first) if x) if (into.first or g.first) else ""
+        into.last = max(into.last, g.last)
+    return sorted(out.values(), key=lambda g: (g.prompt, _version_key(g.version)))
+
+
 def _version_key(version: str) -> tuple[int, str]:
     return (int(version[1:]), "") if re.fullmatch(r"v\d+", version) else (1 << 60, version)
 

@@ -323,12 +323,13 @@ class Observer:
                         continue
                     try:
                         item = finish(raw)
+                        shown = {k: v for k, v in item.items() if not k.startswith("_")}
+                        if isinstance(item.get("guards"), Mapping):
+                            shown["guards"] = {k: v for k, v in item["guards"].items() if k != "results"}
                     except Exception as e:  # noqa: BLE001 - a record that cannot be made is counted, never raised
                         self._error(e)
                         continue
                     items.append(item)
-                    shown = {k: v for k, v in item.items() if not k.startswith("_")}
-                    shown["guards"] = {k: v for k, v in item["guards"].items() if k != "results"}
                     public.append(shown)
                 for sink in self.sinks:
                     self._write(sink, items if isinstance(sink, OpenTelemetrySink) else public)
@@ -506,25 +507,45 @@ def response_parts(answer: Any) -> tuple[Any, str | None]:
     return get("usage", None), model if isinstance(model, str) else None
 
 
-def read_observations(paths: Iterable[str | os.PathLike[str]]) -> Iterable[dict[str, Any]]:
-    """Every observation in ``paths`` (JSONL files, gzipped ones, folders of them), skipping torn lines."""
-    import gzip
-
+def observation_files(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
+    """The observation files of ``paths``: files as given, and the JSONL (and .gz) files in folders."""
+    out: list[str] = []
     for path in paths:
         path = os.fspath(path)
-        files = sorted(_files(path)) if os.path.isdir(path) else [path]
-        for name in files:
-            opener = gzip.open if name.endswith(".gz") else open
-            with opener(name, "rt", encoding="utf-8", errors="replace") as fh:  # type: ignore[operator]
-                for line in fh:
-                    if not line.strip():
-                        continue
-                    try:
-                        item = json.loads(line)
-                    except ValueError:
-                        continue
-                    if isinstance(item, dict) and item.get("prompt"):
-                        yield item
+        out += sorted(_files(path)) if os.path.isdir(path) else [path]
+    return out
+
+
+def read_observations(paths: Iterable[str | os.PathLike[str]]) -> Iterable[dict[str, Any]]:
+    """Every observation in ``paths`` (JSONL files, gzipped ones, folders of them), skipping torn lines."""
+    return read_ranges((name, 0, None) for name in observation_files(paths))
+
+
+def read_ranges(ranges: Iterable[tuple[str, int, int | None]]) -> Iterable[dict[str, Any]]:
+    """The observations of each (file, start, end) byte range: the lines that start in it (a torn line,
+    from a writer killed mid-line, is skipped). Gzipped files are read whole."""
+    import gzip
+
+    loads = json.loads
+    for name, start, end in ranges:
+        opener = gzip.open if name.endswith(".gz") else open
+        with opener(name, "rb") as fh:  # type: ignore[operator]
+            if start:
+                fh.seek(start - 1)
+                fh.readline()  # the line that started before this range belongs to the one before
+            pos = fh.tell()
+            for line in fh:
+                if end is not None and pos >= end:
+                    break
+                pos += len(line)
+                if len(line) < 3:
+                    continue
+                try:
+                    item = loads(line)
+                except ValueError:
+                    continue
+                if isinstance(item, dict) and item.get("prompt"):
+                    yield item
 
 
 def _files(folder: str) -> Iterable[str]:

@@ -282,3 +282,21 @@ def test_a_case_threshold_passes_on_the_weighted_score(tmp_path, cli, monkeypatc
         assert r.code == 2 and "evals/qa.eval.yaml:3:" in r.err and "threshold" in r.err
     finally:
         server.stop()
+
+
+# -- robustness: evaluate() never raises ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("spec", "reason"), [
+    ("contains", "an assertion is a mapping with a `type`"),
+    ({"type": "contains", "value": "a", "weight": None}, "weight must be a number, not "),
+    ({"type": "contains", "value": "a", "weight": "heavy"}, 'weight must be a number, not "heavy"'),
+    ({"type": "similar", "value": []}, "similar needs a text, or a list of at least one text"),
+])
+def test_evaluate_never_raises_on_a_malformed_assertion(spec, reason):
+    import asyncio
+
+    from promptctl.evals.assertions import Subject, evaluate
+
+    (result,) = asyncio.run(evaluate([spec], Subject(output="a")))
+    assert not result.passed and result.score == 0.0 and reason in result.reason

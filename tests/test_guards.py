@@ -193,3 +193,24 @@ def test_lint_checks_guards_like_assertions(tmp_path, cli):
     assert any(line.startswith("prompts/g.prompt.yaml:6:") and "PC508" in line for line in lines), r.out
     assert any(line.startswith("prompts/g.prompt.yaml:7:") and "PC102" in line and "extra" in line for line in lines), r.out
     assert len([line for line in lines if ": PC" in line and "PC506" not in line]) == 4, r.out
+
+
+@pytest.mark.parametrize(("schema", "value", "ok"), [
+    ({"type": "object", "required": ["a"], "properties": {"a": {"type": "integer", "default": 3}}}, {"a": 1}, True),
+    ({"type": "object", "required": ["a"], "properties": {"a": {"type": "integer"}}}, {"a": 1.0}, True),  # 2020-12: 1.0 is an integer
+    ({"type": "object", "required": ["a"]}, {}, False),
+    ({"type": "integer"}, True, False),
+    ({"type": "string", "pattern": "^a"}, "ba", False),
+    ({"type": "string", "format": "email"}, "not an email", False),  # format: jsonschema's checkers, never the fast path
+    ({"prefixItems": [{"type": "string"}], "items": False}, ["a", "b"], False),  # 2020-12 keywords: jsonschema
+    ({"type": "object", "properties": {"b": {"default": 1}}}, {}, True),
+])
+def test_schema_checks_give_jsonschemas_verdict_fast_path_or_not(schema, value, ok):
+    import copy
+
+    from promptctl.evals.assertions import schema_problem
+
+    before = copy.deepcopy(value)
+    for _ in range(2):  # the second time through the cached validators
+        assert (schema_problem(value, schema) is None) is ok
+    assert value == before  # defaults are never filled in

@@ -254,3 +254,33 @@ def test_publish_records_the_eval_summary_and_require_tests_refuses_a_failing_on
     assert cli(["publish"], cwd=git_repo.root).code == 0  # without the flag it publishes, recording the failing summary
     latest = sorted((git_repo.root / ".promptctl/registry/bundles").glob("*.json"))[-1]
     assert json.loads(latest.read_text())["evals"]["ok"] is False
+
+
+def test_monitor_reads_big_files_in_parallel_with_the_same_figures(tmp_path, monkeypatch):
+    from promptctl import monitor
+
+    path = tmp_path / "o.jsonl"
+    with path.open("w") as fh:
+        for i in range(3000):
+            fh.write(json.dumps({"prompt": "p" if i % 2 else "q", "version": f"v{1 + i % 3}", "at": f"2026-12-06T10:{i % 60:02d}:00.000Z",
+                                 "channel": "production", "latency_ms": float(i % 97), "tokens": {"total": i % 11},
+                                 "cost_usd": 1e-6 * (i % 5), "sample": 0.5,
+                                 "guards": {"ok": i % 7 != 0, "failures": [] if i % 7 else [{"type": "regex", "reason": "x"}]}}) + "\n")
+    with gzip.open(tmp_path / "more.jsonl.gz", "wt") as fh:
+        fh.write(path.read_text())
+    serial = [g.to_json() for g in monitor.collect_paths([tmp_path], jobs=1)]
+    monkeypatch.setattr(monitor, "PARALLEL_BYTES", 0)
+    parallel = [g.to_json() for g in monitor.collect_paths([tmp_path], jobs=2)]
+    assert parallel == serial and sum(g["observations"] for g in serial) == 6000
+
+
+def test_the_writer_thread_survives_a_malformed_observation(tmp_path):
+    seen: list[dict] = []
+    observer = Observer(seen.append)
+    observer.submit({"not": "an observation"})  # no guards, not made by Prompt.observe
+    observer.submit({"_raw": True})  # a raw record missing every field: finish() fails, counted
+    assert observer.flush(5)
+    observer.submit({"prompt": "p", "guards": {"ok": True, "failures": []}})
+    assert observer.flush(5)
+    stats = observer.stats()
+    assert stats["errors"] == 1 and len(seen) == 2 and seen[-1]["prompt"] == "p"

@@ -62,14 +62,13 @@ def monitor_command(
     """
     from .. import monitor
     from ..errors import PromptctlError, UsageError
-    from ..observe import read_observations
 
     for path in observations:
         if not path.exists():
             raise UsageError(f"{path}: no such file or folder",
                              hint="name the files Prompt.observe writes (Registry(observe='observations.jsonl'))")
     cutoff = monitor.parse_since(since) if since else None
-    groups = monitor.collect(read_observations(observations), since=cutoff, channel=channel, prompts=prompt or ())
+    groups = monitor.collect_paths(observations, since=cutoff, channel=channel, prompts=prompt or ())
     try:
         from ..registry.bundle import read_bundle
         from ..registry.resolve import open_registry

@@ -207,7 +207,9 @@ def _result(spec: Mapping[str, Any], passed: bool, score: float, reason: str) ->
     weight = spec.get("weight", 1.0)
     try:
         weight = float(weight)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError):  # `weight: null` or `weight: "heavy"`: the schema refuses them in files
+        passed, score = False, 0.0
+        reason = f"weight must be a number, not {_show(weight)}" + (f"; {reason}" if reason else "")
         weight = 1.0
     return AssertionResult(str(spec.get("type", "")), passed, max(0.0, min(1.0, score)), reason, weight,
                            spec.get("metric"), spec.get("description"))
@@ -232,7 +234,7 @@ def _finish(spec: Mapping[str, Any], run: Callable[[], Outcome]) -> AssertionRes
 
 
 def _base(spec: Mapping[str, Any]) -> str:
-    kind = str(spec.get("type", ""))
+    kind = str(spec.get("type", "")) if isinstance(spec, Mapping) else ""
     return kind[4:] if kind.startswith("not-") else kind
 
 
@@ -242,6 +244,8 @@ SELF_INVERTING = ("similar", "levenshtein", "llm-rubric", "python")
 
 async def evaluate_one(spec: Mapping[str, Any], subject: Subject, judge: Judge) -> AssertionResult:
     """One assertion; a failure to evaluate it (a bad regex, a grader error) fails it with the reason."""
+    if not isinstance(spec, Mapping):  # the schema refuses these in files; evaluate() still never raises
+        return AssertionResult(str(spec)[:60], False, 0.0, f"an assertion is a mapping with a `type`, not {_show(spec)}")
     kind = str(spec.get("type", ""))
     inverse = kind.startswith("not-")
     base = kind[4:] if inverse else kind
@@ -443,9 +447,61 @@ def _validator(schema: Mapping[str, Any]) -> Any:
     return found
 
 
+#: The keywords whose meaning is the same in draft-07 (fastjsonschema) and 2020-12 (jsonschema): a
+#: schema made only of these gets a compiled fast check for valid values (about 15x faster); every
+#: invalid verdict, and every other schema, goes through jsonschema.
+_PORTABLE = frozenset({
+    "type", "properties", "required", "additionalProperties", "items", "enum", "const", "minimum", "maximum",
+    "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minLength", "maxLength", "pattern", "minItems",
+    "maxItems", "uniqueItems", "minProperties", "maxProperties", "anyOf", "allOf", "oneOf", "not",
+    "title", "description", "default", "examples", "$comment",
+})
+_FAST: dict[int, tuple[Any, Any]] = {}  # id(schema) -> (schema, compiled check or None)
+
+
+def _portable(schema: Any) -> bool:
+    if isinstance(schema, bool):
+        return True
+    if not isinstance(schema, Mapping) or not set(schema) <= _PORTABLE:
+        return False
+    if isinstance(schema.get("items"), list):
+        return False  # an array of schemas means different things in the two drafts
+    subs = [*(schema.get("properties") or {}).values(), *(schema.get(k) for k in ("items", "not") if k in schema),
+            *(x for k in ("anyOf", "allOf", "oneOf") for x in schema.get(k) or ())]
+    extra = schema.get("additionalProperties")
+    if isinstance(extra, Mapping):
+        subs.append(extra)
+    return all(_portable(x) for x in subs)
+
+
+def _fast_check(schema: Mapping[str, Any]) -> Any:
+    same = _FAST.get(id(schema))
+    if same is not None and same[0] is schema:
+        return same[1]
+    fast = None
+    if _portable(schema):
+        try:
+            import fastjsonschema
+
+            fast = fastjsonschema.compile(dict(schema), use_default=False)  # check only: never fill in defaults
+        except Exception:  # noqa: BLE001 - no fast path: jsonschema decides, as for any other schema
+            fast = None
+    if len(_FAST) > 512:
+        _FAST.clear()
+    _FAST[id(schema)] = (schema, fast)
+    return fast
+
+
 def schema_problem(value: Any, schema: Mapping[str, Any]) -> str | None:
     """The first JSON Schema violation of ``value`` as ``path: message``, or None when valid."""
     validator = _validator(schema)
+    fast = _fast_check(schema)
+    if fast is not None:
+        try:
+            fast(value)
+            return None
+        except Exception:  # noqa: BLE001 - jsonschema gives the verdict and the message
+            pass
     errors = sorted(validator.iter_errors(value), key=lambda err: list(err.absolute_path))
     if not errors:
         return None
@@ -704,6 +760,8 @@ def _levenshtein(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: boo
 async def _similar(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool) -> Outcome:
     expected = _expected(spec, s, "similar")
     references = [_text(v) for v in expected] if isinstance(expected, list) else [_text(expected)]
+    if not references:
+        raise AssertionSetupError("similar needs a text, or a list of at least one text, to compare with")
     limit = _threshold(spec, DEFAULT_SIMILAR, "similar")
     if judge.embed is not None:
         vectors = await judge.embed([s.output, *references])
