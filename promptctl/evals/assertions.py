@@ -865,10 +865,38 @@ def _cost(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool) -> O
 _FUNCTION_REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
 
+_FILE_MODULES: dict[tuple[str, str], Any] = {}  # (file, its source) -> the module made from it
+
+
+def _file_function(value: Mapping[str, Any]) -> Any:
+    """The function of a ``file://checks.py:fn`` value (read by the runner), from a module made of the
+    file's source once per source text."""
+    import types
+
+    key = (str(value.get("python_file")), str(value.get("source")))
+    module = _FILE_MODULES.get(key)
+    if module is None:
+        module = types.ModuleType(f"promptctl_checks_{len(_FILE_MODULES)}")
+        module.__file__ = key[0]
+        try:
+            code = compile(key[1], key[0], "exec")
+        except SyntaxError as e:
+            raise AssertionSetupError(f"{key[0]}:{e.lineno}: invalid Python: {e.msg}") from None
+        exec(code, module.__dict__)  # noqa: S102 - repository code, documented (as `python` assertions)
+        _FILE_MODULES[key] = module
+    func = getattr(module, str(value.get("function")), None)
+    if not callable(func):
+        raise AssertionSetupError(f"{key[0]} has no function {value.get('function')!r}")
+    return func
+
+
 def _python(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool) -> Outcome:
-    code = _text(_required(spec, "python")).strip()
+    raw = _required(spec, "python")
     context = s.context()
-    if _FUNCTION_REF.match(code):
+    code = "" if isinstance(raw, Mapping) else _text(raw).strip()
+    if isinstance(raw, Mapping) and "source" in raw:  # file://checks.py:fn
+        result = _file_function(raw)(s.output, context)
+    elif _FUNCTION_REF.match(code):
         module_name, func_name = code.split(":")
         added = False
         if s.root is not None and str(s.root) not in sys.path:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import NotFoundError, PromptctlError, ProviderError, UsageError
 from ..model import Case, Dataset, Prompt
-from .assertions import Judge, Subject, check, evaluate, verdict
+from .assertions import AssertionResult, AssertionSetupError, Judge, Subject, check, evaluate, verdict
 from .provider import (
     ChatRequest,
     Completion,
@@ -308,7 +308,12 @@ class _Run:
         data = subject.data if results and results[0].passed else None
         # the prompt's guards, on every case: a guard is tested before it ships (same code as the runtime's)
         results.extend(check({**g, "description": g.get("description") or "guard"}, subject) for g in prompt.guards)
-        asserts = templated_values([*job.dataset.default_asserts, *case.asserts], job.project, case.inputs)
+        try:
+            asserts = _file_values_of(job.project, job.dataset, case)
+        except AssertionSetupError as e:
+            asserts = []
+            results.append(AssertionResult("file", False, 0.0, str(e)))
+        asserts = templated_values(asserts, job.project, case.inputs)
         results.extend(await evaluate(asserts, subject, self.judge))
         passed, score, reason = verdict(results, case.threshold)
         return CaseResult(
@@ -326,6 +331,22 @@ class _Run:
             recorded=completion.recorded,
             messages=messages,
         )
+
+
+def _file_values_of(project: Project, dataset: Dataset, case: Case) -> list[Mapping[str, Any]]:
+    """The dataset's default assertions and the case's, with every ``file://`` value read (relative to
+    the folder of the file each is written in)."""
+    import posixpath
+
+    from .values import file_value, source_rel
+
+    def read(asserts: Sequence[Mapping[str, Any]], shown: str) -> list[Mapping[str, Any]]:
+        if not any(isinstance(a.get("value"), str) and a["value"].startswith("file://") for a in asserts):
+            return list(asserts)
+        base = posixpath.dirname(source_rel(project, shown))
+        return [file_value(a, project, base) for a in asserts]
+
+    return [*read(dataset.default_asserts, dataset.path), *read(case.asserts, case.source or dataset.path)]
 
 
 def templated_values(asserts: Sequence[Mapping[str, Any]], project: Project, inputs: Mapping[str, Any]) -> list[Mapping[str, Any]]:

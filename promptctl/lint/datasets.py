@@ -99,11 +99,31 @@ def _check_types(lin: Linter, rel: str, asserts: Any, where: Any, *, guards: boo
             hint = f"did you mean {close[0]!r}?" if close else "see the assertion types in the README"
             line, col = where(i)
             lin.add("PC503", rel, line, col, f"unknown {'guard' if guards else 'assertion'} type {kind!r}; {hint}")
+        elif isinstance(kind, str) and isinstance(a.get("value"), str) and a["value"].startswith("file://"):
+            problem = _file_problem(lin, rel, kind, a["value"])
+            if problem:
+                line, col = where(i)
+                lin.add("PC509", rel, line, col, problem)
         elif isinstance(kind, str) and "value" in a and _empty_value(kind.removeprefix("not-"), a["value"]):
             line, col = where(i)
             lin.add("PC508", rel, line, col,
                     f"`{kind}` with an empty value would pass on every output; give the text to look for, "
                     "or remove the assertion")
+
+
+def _file_problem(lin: Linter, rel: str, kind: str, value: str) -> str | None:
+    """Why a ``file://`` value cannot be read (None when it can), as ``promptctl test`` would read it."""
+    from ..evals.assertions import AssertionSetupError
+    from ..evals.values import file_value
+
+    class _Project:  # what file_value reads: the linted version's files
+        source = lin.source
+
+    try:
+        file_value({"type": kind, "value": value}, _Project(), posixpath.dirname(rel))  # type: ignore[arg-type]
+    except AssertionSetupError as e:
+        return f"{e}; paths are relative to the folder of the file the assertion is in"
+    return None
 
 
 TEXT_CHECKS = ("contains", "icontains", "starts-with", "regex")

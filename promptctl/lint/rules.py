@@ -254,6 +254,11 @@ that is outside the project.
 `contains-any`/`contains-all` list) is true of every output, so it checks nothing; promptfoo
 refuses it, and `promptctl test` errors the case. Give the text to look for, or remove it.
 """),
+    _rule("PC509", "missing-assertion-file", ERROR, "A `file://` assertion value names no file of the project.", """
+`value: file://schemas/reply.json` (a schema, a text, a list, or `file://checks.py:fn` for `python`)
+is read relative to the dataset file's folder, and must be a file inside the project: a path that
+leaves it (`file://../../etc/passwd`) or names nothing fails the case in `promptctl test`. Fix the path.
+"""),
     _rule("PC601", "sample-render-error", ERROR, "A sample does not render.", """
 Every entry under `samples:` is rendered as a smoke test. Bad inputs (missing, unexpected, wrong
 type) and render errors (an undefined field, a sandbox violation, a failing filter) are reported at
