@@ -170,6 +170,7 @@ class Case:
     source: str = ""
     line: int = 0
     threshold: float | None = None  # the case passes when its weighted score reaches it (promptfoo's)
+    transform: str | None = None  # a Python expression over `output`: what the assertions see (promptfoo's)
     reviewed: Mapping[str, Any] | None = None  # {by, at}: who accepted its golden in `promptctl review`, and when
 
 
@@ -183,6 +184,7 @@ class Dataset:
     threshold: float = 1.0
     description: str | None = None
     default_asserts: tuple[Mapping[str, Any], ...] = ()
+    default_transform: str | None = None  # defaults.transform: for the cases without their own
 
     @property
     def name(self) -> str:

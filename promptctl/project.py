@@ -26,7 +26,7 @@ from .yamlio import Document
 VERSION_RE = re.compile(r"v[0-9]+")
 PROMPT_SUFFIX = ".prompt.yaml"
 DATASET_SUFFIX = ".eval.yaml"
-CASE_KEYS = {"id", "description", "inputs", "golden", "assert", "tags", "threshold", "reviewed"}
+CASE_KEYS = {"id", "description", "inputs", "golden", "assert", "tags", "threshold", "reviewed", "transform"}
 #: CSV columns that are case metadata (as ``id``, ``golden`` and ``description``), not inputs.
 CSV_REVIEWED = ("reviewed_by", "reviewed_at")
 
@@ -273,6 +273,7 @@ class Project:
                     line=line,
                     threshold=raw.get("threshold"),
                     reviewed=raw.get("reviewed"),
+                    transform=raw.get("transform"),
                 )
             )
         seen: dict[str, Case] = {}
@@ -292,6 +293,7 @@ class Project:
             threshold=float(data.get("threshold", 1.0)),
             description=data.get("description"),
             default_asserts=default_asserts,
+            default_transform=defaults.get("transform"),
         )
 
     def _case_file(self, dataset_rel: str, file: str, doc: Document, index: int) -> list[Case]:
@@ -371,6 +373,7 @@ def _jsonl_cases(text: str, shown: str) -> list[Case]:
                 line=n,
                 threshold=row.get("threshold"),
                 reviewed=row.get("reviewed"),
+                transform=row.get("transform"),
             )
         )
     _check_case_rows(rows, shown)

@@ -300,3 +300,45 @@ def test_evaluate_never_raises_on_a_malformed_assertion(spec, reason):
 
     (result,) = asyncio.run(evaluate([spec], Subject(output="a")))
     assert not result.passed and result.score == 0.0 and reason in result.reason
+
+
+# -- assert-set and transform (promptfoo's) ----------------------------------------------------------
+
+
+def _one(spec, output="Your refund is on its way", **kw):
+    import asyncio
+
+    from promptctl.evals.assertions import Subject, evaluate
+
+    (result,) = asyncio.run(evaluate([spec], Subject(output=output, **kw)))
+    return result
+
+
+@pytest.mark.parametrize(("spec", "passed", "score", "reason"), [
+    ({"type": "assert-set", "assert": [{"type": "contains", "value": "refund"}, {"type": "icontains", "value": "WAY"}]},
+     True, 1.0, "2/2 passed, score 1.00"),
+    ({"type": "assert-set", "assert": [{"type": "contains", "value": "refund"}, {"type": "contains", "value": "sorry"}]},
+     False, 0.5, "1/2 passed, score 0.50: contains: output does not contain"),
+    ({"type": "assert-set", "threshold": 0.5, "assert": [{"type": "contains", "value": "refund"}, {"type": "contains", "value": "sorry"}]},
+     True, 0.5, "1/2 passed, score 0.50"),
+    ({"type": "assert-set", "assert": [{"type": "contains", "value": "refund", "weight": 3}, {"type": "contains", "value": "x"}]},
+     False, 0.75, "1/2 passed, score 0.75"),
+    ({"type": "assert-set", "assert": [{"type": "assert-set", "assert": [{"type": "starts-with", "value": "Your"}]}]},
+     True, 1.0, "1/1 passed"),
+    ({"type": "assert-set", "assert": []}, False, 0.0, "assert-set needs `assert`"),
+    ({"type": "contains", "value": "REFUND", "transform": "output.upper()"}, True, 1.0, 'output contains "REFUND"'),
+    ({"type": "equals", "value": "6", "transform": "len(output.split())"}, True, 1.0, ""),
+    ({"type": "equals", "value": "refund", "transform": "words = output.split()\nreturn words[1]"}, True, 1.0, ""),
+    ({"type": "contains", "value": "x", "transform": "1/0"}, False, 0.0, "transform of the contains assertion raised ZeroDivisionError"),
+    ({"type": "contains", "value": "x", "transform": "output["}, False, 0.0, "invalid Python expression"),
+])
+def test_assert_set_and_assertion_transform(spec, passed, score, reason):
+    r = _one(spec)
+    assert (r.passed, round(r.score, 4)) == (passed, score) and r.reason.startswith(reason), r
+
+
+def test_a_set_counts_in_the_case_with_its_own_weight():
+    from promptctl.evals.assertions import AssertionResult, verdict
+
+    results = [AssertionResult("assert-set", False, 0.5, "", weight=2.0), AssertionResult("contains", True, 1.0, "")]
+    assert verdict(results, 0.6) == (True, pytest.approx(2 / 3), "")

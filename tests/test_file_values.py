@@ -101,3 +101,51 @@ def test_lint_reports_unreadable_file_values_where_they_are_written(root, cli):
     assert "file://../../outside.txt leaves the project" in r.out and "file://nope.txt: no such file" in r.out
     assert "file://here.txt: no such file (evals/data/here.txt" in r.out  # relative to the JSONL file's folder
     assert "no-function" not in r.out  # a missing function is found when the check runs, not by lint
+
+
+def test_case_and_default_transforms_and_assert_sets_through_promptctl_test(tmp_path, server, monkeypatch, cli):
+    server.reset()
+    monkeypatch.setenv("LOCAL_KEY", "sk-test")
+    server.answers.update({"a": '```json\n{"answer": "Paris", "confidence": 0.9}\n```', "b": "  padded  "})
+    root = local_project(tmp_path / "t", server.url, {
+        "evals/words.txt": "Paris",
+        "evals/qa.eval.yaml": """\
+            prompt: qa
+            defaults:
+              transform: output.strip()
+            cases:
+              - id: json
+                inputs: {q: a}
+                transform: |
+                  data = json.loads(output.strip().removeprefix("```json").removesuffix("```"))
+                  return data["answer"]
+                assert:
+                  - {type: equals, value: Paris}
+                  - type: assert-set
+                    threshold: 0.5
+                    weight: 2
+                    assert:
+                      - {type: contains, value: "file://words.txt"}
+                      - {type: contains, value: "{{ q }}nothing"}
+              - id: default
+                inputs: {q: b}
+                assert: [{type: equals, value: padded}]
+              - id: broken
+                inputs: {q: b}
+                transform: "output["
+                assert: [{type: equals, value: padded}]
+            """,
+    })
+    r = cli(["test", "--format", "json", "-o", "run.json"], cwd=root)
+    cases = _cases(root)
+    assert cases["json"]["status"] == "passed", cases["json"]
+    set_result = cases["json"]["asserts"][1]
+    assert set_result["type"] == "assert-set" and set_result["score"] == 0.5 and set_result["weight"] == 2.0
+    assert cases["default"]["status"] == "passed"
+    assert cases["broken"]["status"] == "failed" and "transform: invalid Python expression" in cases["broken"]["reason"]
+    assert r.code == 1  # the broken case fails the dataset's threshold (1.0)
+    assert cli(["lint"], cwd=root).code == 0
+    bad = root / "evals/qa.eval.yaml"
+    bad.write_text(bad.read_text().replace("- {type: contains, value: \"file://words.txt\"}", "- {type: contans, value: x}"))
+    r = cli(["lint"], cwd=root)
+    assert r.code == 1 and "unknown assertion type 'contans'; did you mean 'contains'?" in r.out

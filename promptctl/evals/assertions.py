@@ -86,7 +86,7 @@ BASE_TYPES = (
     "llm-rubric",
     "factuality",
 )
-TYPES = BASE_TYPES + tuple(f"not-{t}" for t in BASE_TYPES)
+TYPES = BASE_TYPES + tuple(f"not-{t}" for t in BASE_TYPES) + ("assert-set",)
 GRADED = ("llm-rubric", "factuality")
 #: The types a prompt's ``guards:`` may use: deterministic, local, and cheap, so that the runtime can
 #: check every answer of an application with them (their ``not-`` forms too).
@@ -238,6 +238,21 @@ def _base(spec: Mapping[str, Any]) -> str:
     return kind[4:] if kind.startswith("not-") else kind
 
 
+async def _assert_set(spec: Mapping[str, Any], subject: Subject, judge: Judge) -> AssertionResult:
+    """promptfoo's ``assert-set``: a group of assertions scored together (their weighted mean), passing
+    when every one passes, or with ``threshold`` when the group's score reaches it; the group then
+    counts in the case with its own ``weight``."""
+    children = spec.get("assert")
+    if not isinstance(children, list) or not children:
+        return _result(spec, False, 0.0, "assert-set needs `assert`: a list of one or more assertions")
+    results = await evaluate(children, subject, judge)
+    passed, score, reason = verdict(results, spec.get("threshold"))
+    ok = sum(r.passed for r in results if r.weight > 0)
+    counted = sum(1 for r in results if r.weight > 0)
+    summary = f"{ok}/{counted} passed, score {score:.2f}"
+    return _result(spec, passed, score, summary + (f": {reason}" if reason else ""))
+
+
 #: The checks that apply a ``not-`` themselves (their score means something inverted).
 SELF_INVERTING = ("similar", "levenshtein", "llm-rubric", "python")
 
@@ -249,6 +264,13 @@ async def evaluate_one(spec: Mapping[str, Any], subject: Subject, judge: Judge) 
     kind = str(spec.get("type", ""))
     inverse = kind.startswith("not-")
     base = kind[4:] if inverse else kind
+    if isinstance(spec.get("transform"), str):  # promptfoo's assertion-level transform: this check only
+        try:
+            subject = transformed(subject, spec["transform"], f"transform of the {kind} assertion")
+        except AssertionSetupError as e:
+            return _result(spec, False, 0.0, str(e))
+    if kind == "assert-set":
+        return await _assert_set(spec, subject, judge)
     check_fn = _CHECKS.get(base)
     if check_fn is None:
         return _result(spec, False, 0.0, f"unknown assertion type {kind!r}")
@@ -865,6 +887,46 @@ def _cost(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool) -> O
 _FUNCTION_REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
 
+def run_python(source: str, names: Mapping[str, Any], what: str) -> Any:
+    """The value of ``source``, a Python expression or (promptfoo's multi-line form) a function body
+    that ``return``s, with ``names`` (output, data, context, golden, inputs) in scope. Repository code,
+    run as the repository's own tests would run it (see the README's safety notes)."""
+    code = source.strip()
+    body = "\n" in code or re.match(r"return\b", code) is not None
+    if body:
+        import textwrap
+
+        code = f"def __promptctl__({', '.join(names)}):\n" + textwrap.indent(textwrap.dedent(source).strip("\n"), "    ")
+    try:
+        compiled = compile(code, f"<{what}>", "exec" if body else "eval")
+    except SyntaxError as e:
+        kind = "function body" if body else "expression"
+        raise AssertionSetupError(f"invalid Python {kind}: {e.msg} (line {max(1, (e.lineno or 2) - int(body))})") from None
+    scope: dict[str, Any] = {"json": json, "re": re, "math": math}
+    if body:
+        exec(compiled, scope)  # noqa: S102 - repository code, documented
+        return scope["__promptctl__"](**names)
+    return eval(compiled, scope, dict(names))  # noqa: S307 - repository code, documented
+
+
+def transformed(subject: Subject, source: str, what: str = "transform") -> Subject:
+    """``subject`` with its output replaced by ``source`` (a Python expression over ``output``,
+    promptfoo's ``transform``) evaluated on it: text stays text, anything else becomes JSON text."""
+    from dataclasses import replace
+
+    context = subject.context()
+    names = {"output": subject.output, "data": context["data"], "context": context, "golden": subject.golden,
+             "inputs": context["inputs"]}
+    try:
+        value = run_python(source, names, what)
+    except AssertionSetupError:
+        raise  # invalid Python: said as such
+    except Exception as e:  # noqa: BLE001 - a transform that raises fails what depends on it, saying why
+        raise AssertionSetupError(f"{what} raised {type(e).__name__}: {e}") from None
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return replace(subject, output=text, data=_MISSING)
+
+
 _FILE_MODULES: dict[tuple[str, str], Any] = {}  # (file, its source) -> the module made from it
 
 
@@ -914,23 +976,7 @@ def _python(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool) ->
     else:
         names = {"output": s.output, "data": context["data"], "context": context, "golden": s.golden,
                  "inputs": context["inputs"]}
-        body = "\n" in code or re.match(r"return\b", code) is not None
-        if body:  # promptfoo's multi-line form: a function body that `return`s its verdict
-            import textwrap
-
-            code = "def __assertion__(output, data, context, golden, inputs):\n" + textwrap.indent(
-                textwrap.dedent(_text(spec["value"])).strip("\n"), "    ")
-        try:
-            compiled = compile(code, "<python assertion>", "exec" if body else "eval")
-        except SyntaxError as e:
-            what = "function body" if body else "expression"
-            raise AssertionSetupError(f"invalid Python {what}: {e.msg} (line {max(1, (e.lineno or 2) - int(body))})") from None
-        scope: dict[str, Any] = {"json": json, "re": re, "math": math}
-        if body:
-            exec(compiled, scope)  # noqa: S102 - repository code, documented
-            result = scope["__assertion__"](**names)
-        else:
-            result = eval(compiled, scope, names)  # noqa: S307 - repository code, documented
+        result = run_python(_text(spec["value"]), names, "python assertion")
     threshold = spec.get("threshold")
     if isinstance(result, Mapping):
         passed, score, reason = _grading(result, threshold)

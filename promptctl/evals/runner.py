@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import NotFoundError, PromptctlError, ProviderError, UsageError
 from ..model import Case, Dataset, Prompt
-from .assertions import AssertionResult, AssertionSetupError, Judge, Subject, check, evaluate, verdict
+from .assertions import AssertionResult, AssertionSetupError, Judge, Subject, check, evaluate, transformed, verdict
 from .provider import (
     ChatRequest,
     Completion,
@@ -314,6 +314,13 @@ class _Run:
             asserts = []
             results.append(AssertionResult("file", False, 0.0, str(e)))
         asserts = templated_values(asserts, job.project, case.inputs)
+        transform = case.transform or job.dataset.default_transform
+        if transform:  # promptfoo's transform: the assertions see the output it makes (guards saw the answer)
+            try:
+                subject = transformed(subject, transform)
+            except AssertionSetupError as e:
+                results.append(AssertionResult("transform", False, 0.0, str(e)))
+                asserts = []
         results.extend(await evaluate(asserts, subject, self.judge))
         passed, score, reason = verdict(results, case.threshold)
         return CaseResult(
@@ -341,10 +348,10 @@ def _file_values_of(project: Project, dataset: Dataset, case: Case) -> list[Mapp
     from .values import file_value, source_rel
 
     def read(asserts: Sequence[Mapping[str, Any]], shown: str) -> list[Mapping[str, Any]]:
-        if not any(isinstance(a.get("value"), str) and a["value"].startswith("file://") for a in asserts):
+        if "file://" not in repr(asserts):
             return list(asserts)
         base = posixpath.dirname(source_rel(project, shown))
-        return [file_value(a, project, base) for a in asserts]
+        return [nested(a, lambda one: file_value(one, project, base)) for a in asserts]
 
     return [*read(dataset.default_asserts, dataset.path), *read(case.asserts, case.source or dataset.path)]
 
@@ -352,14 +359,23 @@ def _file_values_of(project: Project, dataset: Dataset, case: Case) -> list[Mapp
 def templated_values(asserts: Sequence[Mapping[str, Any]], project: Project, inputs: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     """Each assertion whose ``value`` is a template (``contains: "{{ name }}"``), rendered with the
     case's inputs in the prompts' sandbox, as promptfoo renders assertion values with a test's vars."""
-    out: list[Mapping[str, Any]] = []
-    for spec in asserts:
+    def render(spec: Mapping[str, Any]) -> Mapping[str, Any]:
         value = spec.get("value")
         if isinstance(value, str) and ("{{" in value or "{%" in value):
             what = f"the value of {spec.get('type', 'an')} assertion"
-            spec = {**spec, "value": project.renderer.render_text(value, inputs, what=what)}
-        out.append(spec)
-    return out
+            return {**spec, "value": project.renderer.render_text(value, inputs, what=what)}
+        return spec
+
+    return [nested(spec, render) for spec in asserts]
+
+
+def nested(spec: Mapping[str, Any], fn: Callable[[Mapping[str, Any]], Mapping[str, Any]]) -> Mapping[str, Any]:
+    """``fn`` applied to an assertion, and to each assertion of an ``assert-set`` in it."""
+    if not isinstance(spec, Mapping):
+        return spec
+    if spec.get("type") == "assert-set" and isinstance(spec.get("assert"), list):
+        return {**spec, "assert": [nested(child, fn) for child in spec["assert"]]}
+    return fn(spec)
 
 
 def _jobs(

@@ -88,6 +88,8 @@ def _check_types(lin: Linter, rel: str, asserts: Any, where: Any, *, guards: boo
     allowed = guard_types() if guards else known
     for i, a in enumerate(asserts):
         kind = a.get("type") if isinstance(a, dict) else None
+        if kind == "assert-set" and not guards and isinstance(a.get("assert"), list):
+            _check_types(lin, rel, a["assert"], lambda _j, i=i: where(i))  # an assert-set's own: at the set
         if isinstance(kind, str) and kind in known and kind not in allowed:
             line, col = where(i)
             lin.add("PC503", rel, line, col,
