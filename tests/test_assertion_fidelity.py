@@ -342,3 +342,14 @@ def test_a_set_counts_in_the_case_with_its_own_weight():
 
     results = [AssertionResult("assert-set", False, 0.5, "", weight=2.0), AssertionResult("contains", True, 1.0, "")]
     assert verdict(results, 0.6) == (True, pytest.approx(2 / 3), "")
+
+
+@pytest.mark.parametrize(("value", "passed", "score"), [
+    ("0.3", False, 0.3),                                  # promptfoo: the score is kept, the verdict inverted
+    ("{'pass': True, 'score': 0.8}", False, 0.8),
+    ("False", True, 1.0),                                 # a bare boolean: the inverted verdict's worth
+    ("True", False, 0.0),
+])
+def test_not_python_keeps_the_score_it_returned(value, passed, score):
+    r = _one({"type": "not-python", "value": value})
+    assert (r.passed, r.score) == (passed, score), r

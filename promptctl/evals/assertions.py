@@ -990,7 +990,10 @@ def _python(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool) ->
     else:
         raise AssertionSetupError(f"returned {type(result).__name__}; return a bool, a number or {{pass, score, reason}}")
     if inverse:
-        return not passed, 1.0 - score, reason
+        # promptfoo inverts the verdict and keeps a score the check returned (not-python 0.3 scores 0.3);
+        # a bare true/false scores what the inverted verdict is worth
+        kept = isinstance(result, (int, float)) and not isinstance(result, bool) or isinstance(result, Mapping)
+        return not passed, score if kept else 1.0 - score, reason
     return passed, score, reason
 
 
