@@ -57,6 +57,8 @@ CASES = {
     "word-count": ({"type": "word-count", "value": {"max": 3}}, "one two", "one two three four", {}),
     "is-refusal": ({"type": "is-refusal"}, "I'm sorry, I can't do that.", "Here you go.", {}),
     "finish-reason": ({"type": "finish-reason", "value": "stop"}, "x", "x", {}),
+    "is-xml": ({"type": "is-xml", "value": "order.id"}, "<order><id>1</id></order>", "<order><ref>1</ref></order>", {}),
+    "contains-xml": ({"type": "contains-xml"}, "Here: <a><b/></a> done", "a < b and c > d", {}),
     "latency": ({"type": "latency", "threshold": 500}, "x", "x", {}),
     "cost": ({"type": "cost", "threshold": 0.01}, "x", "x", {}),
     "python": ({"type": "python", "value": "len(output) < 10 and 'ok' in output"}, "ok", "not fine at all", {}),

@@ -23,6 +23,8 @@ levenshtein       the edit distance to ``value`` is at most ``threshold`` (defau
 similar           similarity to ``value`` is at least ``threshold`` (default 0.75): cosine of
                   embeddings when ``test.embedding_model`` is set, else cosine of word counts
 word-count        the output has ``value`` words (a number), or between ``{min, max}`` of them
+is-xml            the whole output is XML (with the elements ``value`` names, ``root.child`` paths);
+                  ``contains-xml``: an XML element appears in it
 is-refusal        the output declines to answer ("I'm sorry, I can't …"; empty output counts too)
 finish-reason     the model stopped for the reason ``value`` (``stop``, ``length``, ``tool_calls``, …)
 latency           the call took at most ``threshold`` milliseconds (recorded latency on replay)
@@ -80,6 +82,8 @@ BASE_TYPES = (
     "word-count",
     "is-refusal",
     "finish-reason",
+    "is-xml",
+    "contains-xml",
     "latency",
     "cost",
     "python",
@@ -92,7 +96,7 @@ GRADED = ("llm-rubric", "factuality")
 #: check every answer of an application with them (their ``not-`` forms too).
 GUARD_BASE_TYPES = ("equals", "contains", "icontains", "contains-any", "contains-all", "icontains-any",
                     "icontains-all", "starts-with", "regex", "is-json", "contains-json", "json-schema",
-                    "levenshtein", "word-count", "is-refusal", "finish-reason")
+                    "levenshtein", "word-count", "is-refusal", "finish-reason", "is-xml", "contains-xml")
 GUARD_TYPES = GUARD_BASE_TYPES + tuple(f"not-{t}" for t in GUARD_BASE_TYPES)
 DEFAULT_SIMILAR = 0.75
 DEFAULT_LEVENSHTEIN = 5
@@ -868,6 +872,77 @@ def _finish_reason(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: b
     return ok, float(ok), f"finish reason {got!r}" + ("" if ok else f", expected {wanted!r}")
 
 
+def _xml_paths(value: Any) -> list[str]:
+    """The element paths an ``is-xml`` value requires: ``"a.b, c"``, a list, or ``{requiredElements: [...]}``."""
+    if value is None:
+        return []
+    if isinstance(value, Mapping):
+        value = value.get("requiredElements", value.get("required_elements"))
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise AssertionSetupError(f"is-xml's value names elements: \"root.child, root.other\", a list, or "
+                                  f"{{requiredElements: [...]}}, not {_show(value)}")
+    return [v.strip() for v in value if v.strip()]
+
+
+def parse_xml(text: str) -> Any:
+    """The root element of ``text``; ValueError when it is not XML. Documents that declare entities
+    are refused, never expanded (the "billion laughs")."""
+    import xml.etree.ElementTree as ET
+
+    if "<!ENTITY" in text or "<!DOCTYPE" in text:
+        raise ValueError("a document type or entity declaration (not expanded)")
+    try:
+        return ET.fromstring(text.strip())
+    except ET.ParseError as e:
+        raise ValueError(str(e)) from None
+
+
+def _has_path(root: Any, path: str) -> bool:
+    parts = path.split(".")
+    if parts[0] != root.tag:
+        return False
+    nodes = [root]
+    for part in parts[1:]:
+        nodes = [child for node in nodes for child in node if child.tag == part]
+        if not nodes:
+            return False
+    return True
+
+
+def _xml_verdict(root: Any, value: Any) -> Outcome:
+    missing = [p for p in _xml_paths(value) if not _has_path(root, p)]
+    if missing:
+        return False, 0.0, "XML without " + ", ".join(missing)
+    return True, 1.0, "output is XML" + (" with every required element" if value is not None else "")
+
+
+def _is_xml(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool) -> Outcome:
+    try:
+        root = parse_xml(s.output)
+    except ValueError as e:
+        return False, 0.0, f"output is not XML ({e})"
+    return _xml_verdict(root, spec.get("value"))
+
+
+_XML_START = re.compile(r"<([A-Za-z_][\w.:-]*)[^<>]*>")
+
+
+def _contains_xml(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool) -> Outcome:
+    text = s.output
+    for m in _XML_START.finditer(text):
+        end = text.rfind(f"</{m.group(1)}>", m.end())
+        if end < 0:
+            continue
+        try:
+            root = parse_xml(text[m.start():end + len(m.group(1)) + 3])
+        except ValueError:
+            continue
+        return _xml_verdict(root, spec.get("value"))
+    return False, 0.0, "no XML element in the output"
+
+
 def _latency(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool) -> Outcome:
     limit = _threshold(spec, None, "latency (milliseconds)")
     if s.latency_ms is None:
@@ -1139,6 +1214,8 @@ _CHECKS: dict[str, Callable[..., Any]] = {
     "word-count": _word_count,
     "is-refusal": _is_refusal,
     "finish-reason": _finish_reason,
+    "is-xml": _is_xml,
+    "contains-xml": _contains_xml,
     "latency": _latency,
     "cost": _cost,
     "python": _python,

@@ -227,8 +227,8 @@ cell that reads as a number or boolean is accepted for a number, integer or bool
     _rule("PC503", "unknown-assertion-type", ERROR, "An assertion or guard type does not exist, or cannot be a guard.", """
 Assertion types follow promptfoo's names: equals contains icontains contains-any contains-all
 icontains-any icontains-all starts-with regex is-json contains-json json-schema levenshtein similar
-word-count is-refusal finish-reason latency cost python llm-rubric factuality, each with a `not-`
-form. A prompt's `guards` take only the deterministic ones (not similar, latency, cost, python,
+word-count is-refusal finish-reason is-xml contains-xml latency cost python llm-rubric factuality,
+each with a `not-` form, and assert-set. A prompt's `guards` take only the deterministic ones (not similar, latency, cost, python,
 llm-rubric or factuality), since the application runs them on every answer. The message suggests the
 closest type.
 """),
