@@ -64,6 +64,7 @@ CASES = {
     "python": ({"type": "python", "value": "len(output) < 10 and 'ok' in output"}, "ok", "not fine at all", {}),
     "llm-rubric": ({"type": "llm-rubric", "value": "is polite"}, "thank you kindly", "go away", {}),
     "factuality": ({"type": "factuality", "value": "Paris is the capital of France"}, "Paris", "Lyon", {}),
+    "model-graded-closedqa": ({"type": "model-graded-closedqa", "value": "names a city in France"}, "Paris", "Berlin", {}),
 }
 SLOW = {"latency": 120.0, "cost": 0.001}  # the passing subject's measure
 FAST = {"latency": 900.0, "cost": 0.5}  # the failing one's
@@ -81,6 +82,8 @@ class FakeGrader:
         if "<Rubric>" in text:
             ok = "thank" in text
             return json.dumps({"reason": "looks polite" if ok else "rude", "pass": ok, "score": 0.9 if ok else 0.1})
+        if "[Criterion]:" in text:  # closedqa: reasoning, then the letter on its own line (twice)
+            return "The city is in France.\nY\nY" if "[Submission]: Paris" in text else "Berlin is in Germany.\nN\nN"
         return "(C) same details" if "[Submission]: Paris" in text else "(D) they disagree"
 
 
@@ -287,3 +290,18 @@ def test_model_graded_assertions_run_concurrently():
     specs = [{"type": "llm-rubric", "value": "a"}, {"type": "llm-rubric", "value": "b"}]
     results = asyncio.run(evaluate(specs, subject, Judge(grade=slow_grade)))
     assert [r.passed for r in results] == [True, True]
+
+
+@pytest.mark.parametrize(("answer", "passed", "reason"), [
+    ("Reasoning: it meets it.\nY\nY", True, "grader: Y (Reasoning: it meets it.)"),
+    ("It does not.\n**N**", False, "grader: N (It does not.)"),
+    ("no verdict here", None, "ends with neither Y nor N"),
+])
+def test_model_graded_closedqa_reads_the_last_letter(answer, passed, reason):
+    async def grade(messages):
+        assert "[Criterion]: is short" in messages[-1]["content"] and "[Task]: what?" in messages[-1]["content"]
+        return answer
+
+    result = check({"type": "model-graded-closedqa", "value": "is short"}, "ok", Judge(grade=grade), question="what?")
+    assert result.reason.startswith(reason) or reason in result.reason, result
+    assert result.passed is bool(passed)

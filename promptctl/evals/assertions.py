@@ -36,6 +36,8 @@ llm-rubric        the grader model (``test.grader``) judges the output meets the
                   (and its score is ``>= threshold`` when one is given)
 factuality        the grader finds the output factually consistent with ``value`` (OpenAI evals'
                   categories A-E: all but (D) "disagrees" pass)
+model-graded-closedqa  the grader answers Y to "does the output meet the criterion ``value``?"
+                  (OpenAI evals' closedqa: reasoning first, then Y or N on the last line)
 ================  ============================================================================
 
 Numbers in a ``value`` are written as JavaScript writes them (``1.0`` as ``1``, ``1e-7`` as ``1e-7``),
@@ -89,9 +91,10 @@ BASE_TYPES = (
     "python",
     "llm-rubric",
     "factuality",
+    "model-graded-closedqa",
 )
 TYPES = BASE_TYPES + tuple(f"not-{t}" for t in BASE_TYPES) + ("assert-set",)
-GRADED = ("llm-rubric", "factuality")
+GRADED = ("llm-rubric", "factuality", "model-graded-closedqa")
 #: The types a prompt's ``guards:`` may use: deterministic, local, and cheap, so that the runtime can
 #: check every answer of an application with them (their ``not-`` forms too).
 GUARD_BASE_TYPES = ("equals", "contains", "icontains", "contains-any", "contains-all", "icontains-any",
@@ -1196,6 +1199,36 @@ async def _factuality(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse
     return ok, float(ok), f"grader: ({letter}) {rest[:200]}"
 
 
+CLOSEDQA_PROMPT = (
+    "You are assessing a submitted answer on a given task based on a criterion. Here is the data:\n"
+    "[BEGIN DATA]\n***\n[Task]: {question}\n***\n[Submission]: {output}\n***\n[Criterion]: {criterion}\n***\n"
+    "[END DATA]\n"
+    "Does the submission meet the criterion? First, write out in a step by step manner your reasoning about "
+    "the criterion to be sure that your conclusion is correct. Avoid simply stating the correct answers at the "
+    "outset. Then print only the single character \"Y\" or \"N\" (without quotes or punctuation) on its own "
+    "line corresponding to the correct answer. At the end, repeat just the letter again by itself on a new line."
+)
+
+
+def closedqa_messages(question: str, output: str, criterion: str) -> list[dict[str, str]]:
+    return [{"role": "user", "content": CLOSEDQA_PROMPT.format(question=question, output=output, criterion=criterion)}]
+
+
+async def _closedqa(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool) -> Outcome:
+    criterion = _text(_required(spec, "model-graded-closedqa"))
+    if judge.grade is None:
+        raise AssertionSetupError("no grader model available")
+    answer = await judge.grade(closedqa_messages(s.question, s.output, criterion))
+    lines = [line.strip() for line in answer.strip().splitlines() if line.strip()]
+    letters = [line.strip("*.").upper() for line in lines]
+    verdict_letter = next((x for x in reversed(letters) if x in ("Y", "N")), None)
+    if verdict_letter is None:
+        raise AssertionSetupError(f"the grader's answer ends with neither Y nor N: {_show(answer)}")
+    ok = verdict_letter == "Y"
+    reasoning = " ".join(line for line, x in zip(lines, letters) if x not in ("Y", "N"))[:200]
+    return ok, float(ok), f"grader: {verdict_letter}" + (f" ({reasoning})" if reasoning else "")
+
+
 _CHECKS: dict[str, Callable[..., Any]] = {
     "equals": _equals,
     "contains": _contains,
@@ -1221,6 +1254,7 @@ _CHECKS: dict[str, Callable[..., Any]] = {
     "python": _python,
     "llm-rubric": _llm_rubric,
     "factuality": _factuality,
+    "model-graded-closedqa": _closedqa,
 }
 assert set(_CHECKS) == set(BASE_TYPES)
 _NO_JUDGE = Judge()
