@@ -65,6 +65,7 @@ CASES = {
     "llm-rubric": ({"type": "llm-rubric", "value": "is polite"}, "thank you kindly", "go away", {}),
     "factuality": ({"type": "factuality", "value": "Paris is the capital of France"}, "Paris", "Lyon", {}),
     "model-graded-closedqa": ({"type": "model-graded-closedqa", "value": "names a city in France"}, "Paris", "Berlin", {}),
+    "g-eval": ({"type": "g-eval", "value": "names a city in France"}, "Paris", "Berlin", {}),
 }
 SLOW = {"latency": 120.0, "cost": 0.001}  # the passing subject's measure
 FAST = {"latency": 900.0, "cost": 0.5}  # the failing one's
@@ -82,6 +83,10 @@ class FakeGrader:
         if "<Rubric>" in text:
             ok = "thank" in text
             return json.dumps({"reason": "looks polite" if ok else "rude", "pass": ok, "score": 0.9 if ok else 0.1})
+        if "list three to five concise steps" in text:  # g-eval, first call
+            return '{"steps": ["Find the city", "Check its country"]}'
+        if "Evaluation steps:" in text:  # g-eval, second call
+            return '{"score": 9, "reason": "a French city"}' if "Answer: Paris" in text else '{"score": 2, "reason": "German"}'
         if "[Criterion]:" in text:  # closedqa: reasoning, then the letter on its own line (twice)
             return "The city is in France.\nY\nY" if "[Submission]: Paris" in text else "Berlin is in Germany.\nN\nN"
         return "(C) same details" if "[Submission]: Paris" in text else "(D) they disagree"
@@ -305,3 +310,27 @@ def test_model_graded_closedqa_reads_the_last_letter(answer, passed, reason):
     result = check({"type": "model-graded-closedqa", "value": "is short"}, "ok", Judge(grade=grade), question="what?")
     assert result.reason.startswith(reason) or reason in result.reason, result
     assert result.passed is bool(passed)
+
+
+@pytest.mark.parametrize(("answers", "spec", "passed", "score", "reason"), [
+    (['{"steps": ["a", "b"]}', '{"score": 8, "reason": "good"}'], {"type": "g-eval", "value": "clear"}, True, 0.8,
+     "g-eval score 0.80 >= 0.7: good"),
+    (['{"steps": ["a"]}', '{"score": 6}'], {"type": "g-eval", "value": "clear"}, False, 0.6, "g-eval score 0.60 < 0.7"),
+    (['{"steps": ["a"]}', '{"score": 6}'], {"type": "g-eval", "value": "clear", "threshold": 0.5}, True, 0.6, ""),
+    (['{"steps": ["a"]}', '{"score": 9}', '{"steps": ["b"]}', '{"score": 5}'], {"type": "g-eval", "value": ["clear", "short"]},
+     True, 0.7, "g-eval score 0.70 >= 0.7"),
+    (["no steps"], {"type": "g-eval", "value": "clear"}, False, 0.0, "the grader gave no evaluation steps"),
+    (['{"steps": ["a"]}', '{"score": 42}'], {"type": "g-eval", "value": "clear"}, False, 0.0, "is not between 0 and 10"),
+    (['{"steps": ["a"]}', '{"score": NaN}'], {"type": "g-eval", "value": "clear"}, False, 0.0, "the grader's answer has no score"),
+])
+def test_g_eval_writes_steps_then_scores_by_them(answers, spec, passed, score, reason):
+    calls = []
+
+    async def grade(messages):
+        calls.append(messages[-1]["content"])
+        return answers[len(calls) - 1]
+
+    result = check(spec, "ok", Judge(grade=grade), question="what?")
+    assert (result.passed, round(result.score, 4)) == (passed, score) and reason in result.reason, result
+    if len(calls) > 1:
+        assert "Evaluation steps:\n1. a" in calls[1] and "Input: what?" in calls[1] and "Answer: ok" in calls[1]

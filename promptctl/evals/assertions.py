@@ -38,6 +38,8 @@ factuality        the grader finds the output factually consistent with ``value`
                   categories A-E: all but (D) "disagrees" pass)
 model-graded-closedqa  the grader answers Y to "does the output meet the criterion ``value``?"
                   (OpenAI evals' closedqa: reasoning first, then Y or N on the last line)
+g-eval            G-Eval: the grader writes evaluation steps for the criteria ``value``, then scores
+                  the output 0-10 by them; passes when score/10 >= ``threshold`` (default 0.7)
 ================  ============================================================================
 
 Numbers in a ``value`` are written as JavaScript writes them (``1.0`` as ``1``, ``1e-7`` as ``1e-7``),
@@ -92,9 +94,10 @@ BASE_TYPES = (
     "llm-rubric",
     "factuality",
     "model-graded-closedqa",
+    "g-eval",
 )
 TYPES = BASE_TYPES + tuple(f"not-{t}" for t in BASE_TYPES) + ("assert-set",)
-GRADED = ("llm-rubric", "factuality", "model-graded-closedqa")
+GRADED = ("llm-rubric", "factuality", "model-graded-closedqa", "g-eval")
 #: The types a prompt's ``guards:`` may use: deterministic, local, and cheap, so that the runtime can
 #: check every answer of an application with them (their ``not-`` forms too).
 GUARD_BASE_TYPES = ("equals", "contains", "icontains", "contains-any", "contains-all", "icontains-any",
@@ -1229,6 +1232,49 @@ async def _closedqa(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: 
     return ok, float(ok), f"grader: {verdict_letter}" + (f" ({reasoning})" if reasoning else "")
 
 
+GEVAL_STEPS = (
+    "You write the evaluation steps for judging an answer against criteria. Given the criteria, list three to "
+    "five concise steps an evaluator should follow. Answer with only a JSON object: {{\"steps\": [\"...\", ...]}}.\n\n"
+    "Criteria: {criteria}"
+)
+GEVAL_SCORE = (
+    "You evaluate an answer against criteria by following the evaluation steps.\n\n"
+    "Criteria: {criteria}\n\nEvaluation steps:\n{steps}\n\nInput: {question}\n\nAnswer: {output}\n\n"
+    "Give an integer score from 0 (the criteria are not met at all) to 10 (fully met). Answer with only a JSON "
+    "object: {{\"score\": <0-10>, \"reason\": \"<one sentence>\"}}."
+)
+DEFAULT_GEVAL = 0.7
+
+
+async def _g_eval(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool) -> Outcome:
+    raw = _required(spec, "g-eval")
+    criteria = [_text(c) for c in raw] if isinstance(raw, list) else [_text(raw)]
+    if judge.grade is None:
+        raise AssertionSetupError("no grader model available")
+    threshold = _threshold(spec, DEFAULT_GEVAL, "g-eval")
+    scores, reasons = [], []
+    for c in criteria:
+        answer = await judge.grade([{"role": "user", "content": GEVAL_STEPS.format(criteria=c)}])
+        steps = next((o["steps"] for o in _lenient_json_objects(answer) if isinstance(o.get("steps"), list)), None)
+        if not steps:
+            raise AssertionSetupError(f"the grader gave no evaluation steps: {_show(answer)}")
+        listed = "\n".join(f"{n}. {_text(step)}" for n, step in enumerate(steps, 1))
+        answer = await judge.grade([{"role": "user", "content": GEVAL_SCORE.format(
+            criteria=c, steps=listed, question=s.question, output=s.output)}])
+        graded = next((o for o in _lenient_json_objects(answer) if "score" in o), None)
+        if graded is None:
+            raise AssertionSetupError(f"the grader's answer has no score: {_show(answer)}")
+        raw_score = _score(graded["score"])  # a finite number (NaN is an error), from 0 to 10
+        if not 0 <= raw_score <= 10:
+            raise AssertionSetupError(f"the grader's score {raw_score:g} is not between 0 and 10")
+        scores.append(raw_score / 10)
+        reasons.append(str(graded.get("reason") or "")[:200])
+    score = sum(scores) / len(scores)
+    ok = score + 1e-9 >= threshold
+    return ok, score, f"g-eval score {score:.2f} {'>=' if ok else '<'} {threshold:g}" + (
+        f": {'; '.join(r for r in reasons if r)}" if any(reasons) else "")
+
+
 _CHECKS: dict[str, Callable[..., Any]] = {
     "equals": _equals,
     "contains": _contains,
@@ -1255,6 +1301,7 @@ _CHECKS: dict[str, Callable[..., Any]] = {
     "llm-rubric": _llm_rubric,
     "factuality": _factuality,
     "model-graded-closedqa": _closedqa,
+    "g-eval": _g_eval,
 }
 assert set(_CHECKS) == set(BASE_TYPES)
 _NO_JUDGE = Judge()
