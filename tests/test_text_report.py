@@ -105,3 +105,19 @@ def test_cli_quiet_verbose_and_normal(proj, cli):
     assert cli(["test", "--format", "json", "-o", "run.json"], cwd=proj).code == 0
     r = cli(["report", "run.json", "-v"], cwd=proj)
     assert r.code == 0 and "qa/hello passed" in r.err and "output: no money back" in r.err
+
+
+def test_the_summary_counts_in_the_singular_and_the_plural():
+    run = _run(_case("bad", "error", None, None, "HTTP 500"))
+    run.live_calls = 1
+    line = reports.summary_line(run)
+    assert "1 error;" in line and "1 live call," in line and "errors" not in line
+    run.live_calls = 2
+    assert "2 live calls" in reports.summary_line(run)
+
+
+def test_dash_capital_v_prints_the_version(cli):
+    from promptctl import __version__
+
+    r = cli(["-V"])
+    assert r.code == 0 and r.out.strip() == f"promptctl {__version__}"

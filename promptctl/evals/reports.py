@@ -21,6 +21,11 @@ FORMATS = ("text", "json", "junit", "markdown", "html")
 # -- small formatting helpers ------------------------------------------------------------------
 
 
+def _n(count: int, noun: str) -> str:
+    """``1 error``, ``2 errors``, ``0 errors``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def _pct(x: float) -> str:
     return f"{x * 100:.1f}%"
 
@@ -90,10 +95,10 @@ def summary_line(r: RunResult) -> str:
     if r.budget_stopped:
         why.append("budget reached")
     text = f"{head}{' (' + ', '.join(why) + ')' if why else ''}: {counts['passed']} passed, {counts['failed']} failed"
-    text += f", {counts['error']} errors"
+    text += f", {_n(counts['error'], 'error')}"
     if counts["skipped"]:
         text += f", {counts['skipped']} skipped"
-    text += f"; {r.live_calls} live calls, {r.replayed} replayed, {r.recorded} recorded"
+    text += f"; {_n(r.live_calls, 'live call')}, {r.replayed} replayed, {r.recorded} recorded"
     if r.spent_usd:
         text += f", {_cost(r.spent_usd)} spent on live calls"
     text += f" in {r.duration_s:.1f}s"
