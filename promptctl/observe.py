@@ -34,6 +34,7 @@ import random
 import re
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -273,7 +274,7 @@ class Observer:
         self.last_error: str | None = None
         self._thread: threading.Thread | None = None
         self._closed = False
-        atexit.register(self.close, 2.0)
+        _LIVE.add(self)  # flushed at exit (a weak set: an observer the application drops is not kept alive)
 
     # -- taking observations ------------------------------------------------------------------------
 
@@ -398,6 +399,15 @@ class Observer:
                 self._queue.put_nowait(None)
             except queue.Full:
                 pass
+
+
+_LIVE: weakref.WeakSet[Observer] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    for observer in list(_LIVE):
+        observer.close(2.0)
 
 
 def _otel_configured() -> bool:

@@ -346,7 +346,7 @@ def _edit(console: Any, entry: PendingCase) -> Any:
     import subprocess
     import tempfile
 
-    from ..evals.pending import golden_text
+    from ..evals.pending import edited_golden, golden_text
 
     is_json = isinstance(entry.new, (dict, list))
     text = golden_text(entry.new)
@@ -371,15 +371,13 @@ def _edit(console: Any, entry: PendingCase) -> Any:
     if not edited.strip():
         console.print("empty file: edit cancelled", style="yellow", markup=False)
         return _CANCEL
-    if is_json:
-        try:
-            return json.loads(edited)
-        except ValueError as e:
-            console.print(f"not JSON ({e}): edit cancelled", style="red", markup=False)
-            return _CANCEL
-    if not ends and edited.endswith("\n"):
+    if not is_json and not ends and edited.endswith("\n"):
         edited = edited[:-1]  # the newline editors add at the end of the file
-    return edited
+    try:
+        return edited_golden(entry, edited)  # as the browser review reads an edit (JSON for a JSON golden)
+    except ValueError as e:
+        console.print(f"{e}: edit cancelled", style="red", markup=False)
+        return _CANCEL
 
 
 def _show(console: Any, entry: PendingCase, n: int, total: int) -> None:

@@ -446,39 +446,6 @@ def _json_of(subject: Subject) -> Any:
         raise AssertionSetupError(f"output is not JSON ({e})") from None
 
 
-_VALIDATORS: dict[str, Any] = {}  # canonical schema text -> its checked validator (or the error it raised)
-_BY_ID: dict[int, tuple[Any, Any]] = {}  # id(schema) -> (schema, validator): the schema kept alive, so ids stay unique
-
-
-def _validator(schema: Mapping[str, Any]) -> Any:
-    """A validator of ``schema``, checked once and cached: checking a schema against the metaschema
-    costs about 1 ms, which every answer of a guarded prompt would otherwise pay."""
-    same = _BY_ID.get(id(schema))
-    if same is not None and same[0] is schema:  # the same schema object as last time (a prompt's output.schema)
-        return same[1]
-    key = json.dumps(schema, sort_keys=True, default=str)
-    found = _VALIDATORS.get(key)
-    if found is None:
-        from jsonschema import Draft202012Validator
-        from jsonschema.exceptions import SchemaError as BadSchema
-
-        try:
-            # `format` is checked (email, date, date-time, uri, uuid, ipv4, …), as promptfoo's ajv-formats does
-            Draft202012Validator.check_schema(dict(schema))
-            found = Draft202012Validator(dict(schema), format_checker=Draft202012Validator.FORMAT_CHECKER)
-        except BadSchema as e:
-            found = AssertionSetupError(f"invalid JSON Schema: {e.message}")
-        if len(_VALIDATORS) > 512:
-            _VALIDATORS.clear()
-        _VALIDATORS[key] = found
-    if isinstance(found, AssertionSetupError):
-        raise AssertionSetupError(str(found))  # a fresh one: re-raising the cached one would grow its traceback
-    if len(_BY_ID) > 512:
-        _BY_ID.clear()
-    _BY_ID[id(schema)] = (schema, found)
-    return found
-
-
 #: The keywords whose meaning is the same in draft-07 (fastjsonschema) and 2020-12 (jsonschema): a
 #: schema made only of these gets a compiled fast check for valid values (about 15x faster); every
 #: invalid verdict, and every other schema, goes through jsonschema.
@@ -488,7 +455,38 @@ _PORTABLE = frozenset({
     "maxItems", "uniqueItems", "minProperties", "maxProperties", "anyOf", "allOf", "oneOf", "not",
     "title", "description", "default", "examples", "$comment",
 })
-_FAST: dict[int, tuple[Any, Any]] = {}  # id(schema) -> (schema, compiled check or None)
+_CHECKERS: dict[str, Any] = {}  # canonical schema text -> (validator, fast check or None), or the schema's error
+_BY_ID: dict[int, tuple[Any, Any]] = {}  # id(schema) -> (schema, checkers): the schema kept alive, so ids stay unique
+
+
+def _checkers(schema: Mapping[str, Any]) -> tuple[Any, Any]:
+    """``(validator, fast check or None)`` of ``schema``, made once and cached: checking a schema
+    against the metaschema costs about 1 ms, which every answer of a guarded prompt would otherwise pay."""
+    same = _BY_ID.get(id(schema))
+    if same is not None and same[0] is schema:  # the same schema object as last time (a prompt's output.schema)
+        return same[1]
+    key = json.dumps(schema, sort_keys=True, default=str)
+    found = _CHECKERS.get(key)
+    if found is None:
+        from jsonschema import Draft202012Validator
+        from jsonschema.exceptions import SchemaError as BadSchema
+
+        try:
+            # `format` is checked (email, date, date-time, uri, uuid, ipv4, …), as promptfoo's ajv-formats does
+            Draft202012Validator.check_schema(dict(schema))
+            found = (Draft202012Validator(dict(schema), format_checker=Draft202012Validator.FORMAT_CHECKER),
+                     _fast_check(schema))
+        except BadSchema as e:
+            found = AssertionSetupError(f"invalid JSON Schema: {e.message}")
+        if len(_CHECKERS) > 512:
+            _CHECKERS.clear()
+        _CHECKERS[key] = found
+    if isinstance(found, AssertionSetupError):
+        raise AssertionSetupError(str(found))  # a fresh one: re-raising the cached one would grow its traceback
+    if len(_BY_ID) > 512:
+        _BY_ID.clear()
+    _BY_ID[id(schema)] = (schema, found)
+    return found
 
 
 def _portable(schema: Any) -> bool:
@@ -507,27 +505,20 @@ def _portable(schema: Any) -> bool:
 
 
 def _fast_check(schema: Mapping[str, Any]) -> Any:
-    same = _FAST.get(id(schema))
-    if same is not None and same[0] is schema:
-        return same[1]
-    fast = None
-    if _portable(schema):
-        try:
-            import fastjsonschema
+    """fastjsonschema's compiled check of a portable schema (None for any other, or when it cannot compile)."""
+    if not _portable(schema):
+        return None
+    try:
+        import fastjsonschema
 
-            fast = fastjsonschema.compile(dict(schema), use_default=False)  # check only: never fill in defaults
-        except Exception:  # noqa: BLE001 - no fast path: jsonschema decides, as for any other schema
-            fast = None
-    if len(_FAST) > 512:
-        _FAST.clear()
-    _FAST[id(schema)] = (schema, fast)
-    return fast
+        return fastjsonschema.compile(dict(schema), use_default=False)  # check only: never fill in defaults
+    except Exception:  # noqa: BLE001 - no fast path: jsonschema decides, as for any other schema
+        return None
 
 
 def schema_problem(value: Any, schema: Mapping[str, Any]) -> str | None:
     """The first JSON Schema violation of ``value`` as ``path: message``, or None when valid."""
-    validator = _validator(schema)
-    fast = _fast_check(schema)
+    validator, fast = _checkers(schema)
     if fast is not None:
         try:
             fast(value)

@@ -18,7 +18,7 @@ from difflib import SequenceMatcher
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from .reports import _cost, _ms, _pct, baseline_note, budget_line, summary_line
+from .reports import _cost, _ms, _pct, baseline_note, budget_line, comparable, golden_text, summary_line
 
 if TYPE_CHECKING:
     from .results import CaseResult, DatasetResult, RunResult
@@ -116,26 +116,6 @@ CSP = (f"default-src 'none'; style-src {_hash(STYLE)}; script-src {_hash(SCRIPT)
 
 def _e(value: Any) -> str:
     return escape("" if value is None else str(value), quote=True)
-
-
-def _text(value: Any) -> str:
-    """A golden, an input or an output as display text (JSON indented)."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False, indent=2)
-
-
-def _comparable(golden: Any, output: str | None) -> tuple[str, str]:
-    """The golden and the output as two texts to diff: JSON goldens against the output's JSON, both indented."""
-    out = output or ""
-    if isinstance(golden, (dict, list)):
-        try:
-            out = json.dumps(json.loads(out), ensure_ascii=False, indent=2)
-        except ValueError:
-            pass
-    return _text(golden), out
 
 
 _TOKEN = re.compile(r"\s+|\w+|[^\w\s]")
@@ -308,7 +288,7 @@ def _case(n: int, d: DatasetResult, c: CaseResult, regressed: bool, multi_model:
     if c.messages:
         body.append(f"<details class=messages><summary>rendered messages ({len(c.messages)})</summary>")
         for m in c.messages:
-            body.append(f"<div class=msg><div class=role>{_e(m.get('role'))}</div>{_pre(_text(m.get('content')))}</div>")
+            body.append(f"<div class=msg><div class=role>{_e(m.get('role'))}</div>{_pre(golden_text(m.get('content')))}</div>")
         body.append("</details>")
     body += _output_and_golden(c)
     if c.baseline is not None:
@@ -339,7 +319,7 @@ def _case(n: int, d: DatasetResult, c: CaseResult, regressed: bool, multi_model:
 def _output_and_golden(c: CaseResult) -> list[str]:
     if c.output is None and c.golden is None:
         return []
-    golden, output = _comparable(c.golden, c.output)
+    golden, output = comparable(c.golden, c.output)
     out = [f"<div class=cols><div><h4>output</h4>{_pre(output, 'output') if c.output is not None else '<p class=meta>no output</p>'}</div>"
            f"<div><h4>golden</h4>{_pre(golden, 'golden') if c.golden is not None else '<p class=meta>no golden</p>'}</div></div>"]
     if c.output is not None and c.golden is not None:

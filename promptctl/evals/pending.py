@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import PromptctlError, StaleReviewError
 from .goldens import GoldenChange, new_golden
+from .reports import golden_text
 
 if TYPE_CHECKING:
     from .results import RunResult
@@ -525,11 +526,18 @@ def rerun_hint(entry: PendingCase) -> str:
 # -- showing a change --------------------------------------------------------------------------
 
 
-def golden_text(value: Any) -> str:
-    """A golden as text: itself, or its JSON indented; none is empty."""
-    if value is None:
-        return ""
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, indent=2)
+def edited_golden(entry: PendingCase, text: str) -> Any:
+    """The golden a reviewer typed for ``entry``: JSON data when the proposed golden is JSON data,
+    else the text (line endings as a browser sends them, CRLF, made LF). ValueError when empty or not JSON."""
+    text = text.replace("\r\n", "\n")
+    if not text.strip():
+        raise ValueError("the edited golden is empty")
+    if isinstance(entry.new, (dict, list)):
+        try:
+            return json.loads(text)
+        except ValueError as e:
+            raise ValueError(f"the edited golden is not JSON ({e})") from None
+    return text
 
 
 def diff_lines(entry: PendingCase, context: int = 3) -> list[str]:

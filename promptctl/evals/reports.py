@@ -177,13 +177,9 @@ def case_detail(c: CaseResult) -> list[str]:
 
     if c.output is None or c.status not in ("failed", "error"):
         return []
-    golden = None if c.golden is None else _printable(_golden_text(c.golden))
-    output = _printable(c.output)
-    if isinstance(c.golden, (dict, list)):
-        try:
-            output = json.dumps(json.loads(output), ensure_ascii=False, indent=2)
-        except ValueError:
-            pass
+    shown_golden, shown_output = comparable(c.golden, c.output)
+    golden = None if c.golden is None else _printable(shown_golden)
+    output = _printable(shown_output)
 
     def short(text: str) -> bool:
         return len(text) <= SHORT_TEXT and "\n" not in text.strip()
@@ -509,16 +505,29 @@ def format_golden_changes(changes: Sequence[GoldenChange]) -> str:
     out = [f"goldens: {len(changes)} case{'s' if len(changes) != 1 else ''} updated"]
     for ch in changes:
         out.append(f"--- {ch.path}:{ch.line} {ch.case} (golden)")
-        old = _golden_text(ch.old).splitlines()
-        new = _golden_text(ch.new).splitlines()
+        old = golden_text(ch.old).splitlines()
+        new = golden_text(ch.new).splitlines()
         out += ["  " + line for line in difflib.unified_diff(old, new, "old", "new", lineterm="", n=1)][2:]
     return "\n".join(out) + "\n"
 
 
-def _golden_text(value: Any) -> str:
+def golden_text(value: Any) -> str:
+    """A golden (or any JSON value) as text: itself, or its JSON indented; none is empty."""
     if value is None:
         return ""
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, indent=2)
+
+
+def comparable(golden: Any, output: str | None) -> tuple[str, str]:
+    """The golden and the output as two texts to show side by side or diff: a JSON golden against the
+    output's JSON, both indented (an output that is not JSON stays as it is)."""
+    out = output or ""
+    if isinstance(golden, (dict, list)):
+        try:
+            out = json.dumps(json.loads(out), ensure_ascii=False, indent=2)
+        except ValueError:
+            pass
+    return golden_text(golden), out
 
 
 # -- progress ----------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from urllib.parse import parse_qs
 from ..errors import PromptctlError
 from .html import STYLE as REPORT_STYLE
 from .html import _e, _hash, word_diff
-from .pending import PendingCase, accept, golden_text, reject
+from .pending import PendingCase, accept, edited_golden, golden_text, reject
 
 MAX_BODY = 4 * 1024 * 1024  # an edited golden is text: a form larger than this is refused
 
@@ -46,20 +46,6 @@ color:var(--fg);border:1px solid var(--line);border-radius:4px;padding:6px 8px}
 
 CSP = (f"default-src 'none'; style-src {_hash(STYLE)}; form-action 'self'; base-uri 'none'; "
        "frame-ancestors 'none'")
-
-
-def edited_golden(entry: PendingCase, text: str) -> Any:
-    """The golden a reviewer typed for ``entry``: JSON data when the proposed golden is JSON data,
-    else the text (line endings as a browser sends them, CRLF, made LF). ValueError when empty or not JSON."""
-    text = text.replace("\r\n", "\n")
-    if not text.strip():
-        raise ValueError("the edited golden is empty")
-    if isinstance(entry.new, (dict, list)):
-        try:
-            return json.loads(text)
-        except ValueError as e:
-            raise ValueError(f"the edited golden is not JSON ({e})") from None
-    return text
 
 
 @dataclass

@@ -348,7 +348,7 @@ def _file_values_of(project: Project, dataset: Dataset, case: Case) -> list[Mapp
     from .values import file_value, source_rel
 
     def read(asserts: Sequence[Mapping[str, Any]], shown: str) -> list[Mapping[str, Any]]:
-        if "file://" not in repr(asserts):
+        if not any(_names_a_file(a) for a in asserts):  # the common case: nothing to read, no path work
             return list(asserts)
         base = posixpath.dirname(source_rel(project, shown))
         return [nested(a, lambda one: file_value(one, project, base)) for a in asserts]
@@ -367,6 +367,15 @@ def templated_values(asserts: Sequence[Mapping[str, Any]], project: Project, inp
         return spec
 
     return [nested(spec, render) for spec in asserts]
+
+
+def _names_a_file(spec: Any) -> bool:
+    """Whether an assertion (or one of an ``assert-set``'s) has a ``file://`` value."""
+    if not isinstance(spec, Mapping):
+        return False
+    value = spec.get("value")
+    return (isinstance(value, str) and value.startswith("file://")) or (
+        spec.get("type") == "assert-set" and any(_names_a_file(c) for c in spec.get("assert") or ()))
 
 
 def nested(spec: Mapping[str, Any], fn: Callable[[Mapping[str, Any]], Mapping[str, Any]]) -> Mapping[str, Any]:
