@@ -632,3 +632,23 @@ def test_runtime_modules_import_no_cli_or_heavy_libraries(tmp_path):
     )
     assert "jinja2" in loaded
     assert not loaded & set(NOT_IN_RUNTIME), sorted(loaded & set(NOT_IN_RUNTIME))
+
+
+def test_only_the_command_run_is_built_and_the_app_is_whole_after(cli, tmp_path):
+    """A command named exactly is built alone (start-up time); help, typos and the next call see every command."""
+    from promptctl.cli import _command_word, app
+
+    assert _command_word(["-C", "proj", "--debug", "test", "-j", "4"]) == "test"
+    assert _command_word(["--project=proj", "export", "finetune"]) == "export"
+    assert _command_word(["--help"]) is None and _command_word(["-V", "test"]) is None and _command_word([]) is None
+    every = [c.name for c in app.registered_commands]
+    r = cli(["schema", "--format", "json"], cwd=tmp_path)
+    assert r.code == 0, r.err
+    assert [c.name for c in app.registered_commands] == every
+    r = cli(["golden", "--help"], cwd=tmp_path)  # a command group, named exactly
+    assert r.code == 0 and "add" in r.out
+    r = cli(["tset"], cwd=tmp_path)
+    assert r.code == 2 and "Did you mean 'test'?" in r.err
+    r = cli(["--help"], cwd=tmp_path)
+    commands = r.out.split("Commands:", 1)[1]
+    assert all(re.search(rf"^\s+{name}\s", commands, re.M) for name in ("init", "test", "golden", "export"))

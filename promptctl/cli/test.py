@@ -195,8 +195,9 @@ def test_command(
 
         note(reports.format_golden_changes(update_goldens(result)).rstrip("\n"))
     from ..evals.pending import save_pending  # the outputs that differ from their goldens, for `promptctl review`
+    from ..evals.runner import run_secrets
 
-    save_pending(proj.config.root, result, goldens_written=update_golden, notify=note)
+    save_pending(proj.config.root, result, goldens_written=update_golden, notify=note, secrets=run_secrets(proj))
     raise typer.Exit(result.exit_code)
 
 

@@ -309,9 +309,14 @@ def save_pending(
         secrets = run_secrets(open_project(project_root))
     run = {"at": _now(), "version": result.version, "mode": result.mode, "promptctl": __version__}
     try:
+        counts = {}
         for d in result.datasets:
-            _save_dataset(project_root, d, run, goldens_written, secrets)
-        count = count_pending(project_root)
+            dataset, kept = _save_dataset(project_root, d, run, goldens_written, secrets)
+            counts[dataset] = kept
+        # the datasets this run wrote are counted from what was written, the others read
+        count = sum(counts.values()) + sum(
+            len([e for e in _read(path) if e.dataset == dataset])
+            for dataset, path in _store_files(project_root) if dataset not in counts)
     except OSError as e:
         if notify is None:
             raise
@@ -333,6 +338,7 @@ def _save_dataset(
 
     dataset = d.dataset
     rel = _project_rel(project_root, dataset.path)
+    sources: dict[str, str] = {}  # a dataset's cases share a few files: resolve each once
     cases = {c.id: c for c in dataset.cases}
     positions = {c.id: n for n, c in enumerate(dataset.cases)}
     ran: set[str] = set()
@@ -353,9 +359,9 @@ def _save_dataset(
                 dataset_name=dataset.name,
                 prompt=dataset.prompt,
                 case=case.id,
-                source=_project_rel(project_root, case.source),
+                source=sources.get(case.source) or sources.setdefault(case.source, _project_rel(project_root, case.source)),
                 line=case.line,
-                old=scrub(case.golden),
+                old=r.golden,  # the run's result, redacted already (as its inputs)
                 new=value,
                 output=r.output,
                 status=r.status,
@@ -364,7 +370,7 @@ def _save_dataset(
                 asserts=tuple(a.to_json() for a in r.asserts),
                 description=scrub(case.description),
                 tags=tuple(case.tags),
-                inputs=scrub(dict(case.inputs)),
+                inputs=dict(r.inputs) if r.inputs is not None else scrub(dict(case.inputs)),
                 model=r.model or d.model,
                 run=dict(run),
                 position=positions[case.id],
@@ -373,12 +379,13 @@ def _save_dataset(
         )
     before = _read(_store_file(project_root, rel))
     if not before and not fresh:
-        return
+        return rel, 0
     kept = [replace(e, position=positions[e.case]) for e in before
             if e.dataset == rel and (e.case in cases or e.origin == "observed") and e.case not in ran]
     entries = sorted(kept + fresh, key=lambda e: e.position)
     if entries != before:
         _write(project_root, rel, entries)
+    return rel, len(entries)
 
 
 # -- reviewing ---------------------------------------------------------------------------------

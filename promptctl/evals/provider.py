@@ -18,6 +18,7 @@ A failed call raises :class:`~promptctl.errors.ProviderError` whose message has 
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import json
 import os
@@ -177,18 +178,41 @@ def secret_values(extra_names: Sequence[str] = ()) -> list[str]:
     return sorted(found, key=len, reverse=True)
 
 
-def redact(text: str, secrets: Sequence[str]) -> str:
-    """``text`` with every secret value (also as JSON escapes it) and bearer-token-shaped string replaced by ``***``."""
+@functools.lru_cache(maxsize=64)
+def _secret_forms(secrets: tuple[str, ...]) -> tuple[str, ...]:
+    """Each secret value, then its JSON-escaped spelling where that differs (computed once per set)."""
+    forms: list[str] = []
     for s in secrets:
-        text = text.replace(s, "***")
+        forms.append(s)
         escaped = json.dumps(s)[1:-1]
         if escaped != s:
-            text = text.replace(escaped, "***")
-    return _SECRET_SHAPES.sub(lambda m: (m.group(1) or "") + "***", text)
+            forms.append(escaped)
+    return tuple(forms)
+
+
+def _mask(m: re.Match[str]) -> str:
+    return (m.group(1) or "") + "***"
+
+
+def redact(text: str, secrets: Sequence[str]) -> str:
+    """``text`` with every secret value (also as JSON escapes it) and bearer-token-shaped string replaced by ``***``."""
+    for s in _secret_forms(tuple(secrets)):
+        if s in text:
+            text = text.replace(s, "***")
+    return _SECRET_SHAPES.sub(_mask, text)
 
 
 def redact_data(value: Any, secrets: Sequence[str]) -> Any:
     """JSON data (inputs, goldens, messages) with :func:`redact` applied to every string in it."""
+    kind = type(value)
+    if kind is str:
+        return redact(value, secrets)
+    if kind is dict:  # the common shapes by exact type first (isinstance on Mapping is slow)
+        return {k: redact_data(v, secrets) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [redact_data(v, secrets) for v in value]
+    if kind in (int, float, bool) or value is None:
+        return value
     if isinstance(value, str):
         return redact(value, secrets)
     if isinstance(value, Mapping):
