@@ -76,6 +76,7 @@ class Prompt:
     fallbacks: tuple[str, ...] = ()
     output: Mapping[str, Any] = field(default_factory=lambda: {"format": "text"})
     guards: tuple[Mapping[str, Any], ...] = ()  # assertions every answer must pass (test and runtime)
+    tools: tuple[Mapping[str, Any], ...] = ()  # OpenAI function tools the model may call ({type: function, function})
     observe: Mapping[str, Any] = field(default_factory=dict)  # what Prompt.observe keeps ({inputs: true})
     description: str | None = None
     samples: tuple[Sample, ...] = ()
@@ -118,6 +119,8 @@ class Prompt:
         }
         if self.guards:  # only when there are some: prompts without guards keep the hashes they had
             out["guards"] = [dict(g) for g in self.guards]
+        if self.tools:  # the same: a prompt without tools keeps its hash
+            out["tools"] = [dict(t) for t in self.tools]
         if alias is not None:
             spec: Mapping[str, Any] = {"model": alias} if isinstance(alias, str) else alias
             out["model_alias"] = {

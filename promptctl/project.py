@@ -492,6 +492,7 @@ def build_prompt(doc: Document, name: str, config: Config) -> Prompt:
         fallbacks=tuple(data.get("fallbacks") if "fallbacks" in data else config.default_fallbacks),
         output=output,
         guards=tuple(dict(g) for g in data.get("guards") or ()),
+        tools=tuple(dict(t) for t in data.get("tools") or ()),
         observe=dict(data.get("observe") or {}),
         description=data.get("description"),
         samples=tuple(

@@ -155,7 +155,7 @@ class Prompt:
         return self._renderer.render(self._data, inputs)
 
     def completion_kwargs(self, **inputs: Any) -> dict[str, Any]:
-        """Keyword arguments for ``litellm.completion``: model, messages, params, fallbacks, response_format.
+        """Keyword arguments for ``litellm.completion``: model, messages, params, fallbacks, tools, response_format.
 
         A model alias is resolved to its model string, with its ``api_base`` and (from the environment
         variable it names) its ``api_key``; fallbacks are resolved the same way.
@@ -171,6 +171,8 @@ class Prompt:
             # litellm takes a dict of completion kwargs per fallback: each keeps its own endpoint and key,
             # instead of being sent to the primary's server with the primary's key.
             kwargs["fallbacks"] = [_endpoint(self._alias(f)) for f in self._data.fallbacks]
+        if self._data.tools:
+            kwargs["tools"] = [dict(t) for t in self._data.tools]
         output = self._data.output
         if output.get("format") == "json":
             schema = output.get("schema")

@@ -4,7 +4,9 @@ Runs on 127.0.0.1 (port 0: the OS picks one) in a background thread, or as a pro
 (``python tests/llm_server.py --latency 0.1`` prints ``PORT <n>`` and serves until killed).
 
 - Deterministic answers: ``answers[(model, last user text)]`` or ``answers[last user text]``,
-  else ``"echo: <last user text>"``. Usage counts words; ``usage`` overrides it.
+  else ``"echo: <last user text>"``. Usage counts words; ``usage`` overrides it. An answer that is a
+  dict is a message with tool calls: ``{"content": None, "tool_calls": [{"name": "f", "arguments":
+  {...} or "text"}]}`` (finish_reason ``tool_calls``).
 - ``latency`` seconds per request (``latency_by_model`` per model).
 - Fault injection, consumed in order per last user text or per model (the text first):
   ``faults["2+2?"] = ["429", "500", ...]`` or ``faults[model] = [...]``, where a fault
@@ -149,7 +151,7 @@ class LLMServer:
                     return queue.pop(0)
             return None
 
-    def answer(self, model: str, messages: list[dict[str, Any]]) -> str:
+    def answer(self, model: str, messages: list[dict[str, Any]]) -> Any:
         last = last_user(messages)
         for key in ((model, last), last):
             if key in self.answers:
@@ -268,7 +270,17 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if path.endswith("/chat/completions"):
             messages = body.get("messages") or []
-            content = owner.answer(model, messages)
+            answer = owner.answer(model, messages)
+            message: dict[str, Any] = {"role": "assistant", "content": answer}
+            finish = "stop"
+            if isinstance(answer, dict):  # a message with tool calls
+                calls = [{"id": f"call_{i}", "type": "function",
+                          "function": {"name": c["name"], "arguments": c["arguments"] if isinstance(c["arguments"], str)
+                                       else json.dumps(c["arguments"])}}
+                         for i, c in enumerate(answer.get("tool_calls") or [])]
+                message = {"role": "assistant", "content": answer.get("content"), "tool_calls": calls}
+                finish = "tool_calls" if calls else "stop"
+            content = message["content"] or ""
             usage = owner.usage.get(model) or {
                 "prompt_tokens": sum(_words(str(m.get("content") or "")) for m in messages),
                 "completion_tokens": _words(content),
@@ -279,7 +291,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "object": "chat.completion",
                 "created": 1767225600,
                 "model": model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+                "choices": [{"index": 0, "message": message, "finish_reason": finish}],
                 "usage": usage,
             }
             self._send(200, json.dumps(out).encode())

@@ -353,3 +353,20 @@ def test_a_set_counts_in_the_case_with_its_own_weight():
 def test_not_python_keeps_the_score_it_returned(value, passed, score):
     r = _one({"type": "not-python", "value": value})
     assert (r.passed, r.score) == (passed, score), r
+
+
+@pytest.mark.parametrize(("weights", "scores", "threshold", "expected"), [
+    # promptfoo's AssertionsResult: weight 0 is a metric only, in neither the sum nor the total weight
+    ([2, 1, 0], [0.0, 1.0, 1.0], None, (False, 1 / 3)),
+    ([1, 0], [1.0, 0.0], None, (True, 1.0)),      # a failing weight-0 assertion never fails the case
+    ([0, 0], [1.0, 0.0], None, (True, 0.0)),      # every weight 0: the score is 0 ...
+    ([0, 0], [1.0, 1.0], 0.5, (False, 0.0)),      # ... so a threshold above 0 fails the case
+    ([0], [1.0], 0.0, (True, 0.0)),
+    ([], [], None, (True, 1.0)),                   # no assertions at all
+])
+def test_weight_zero_scores_as_promptfoo_scores_it(weights, scores, threshold, expected):
+    from promptctl.evals.assertions import AssertionResult, verdict
+
+    results = [AssertionResult("contains", s == 1.0, s, "", weight=float(w)) for w, s in zip(weights, scores)]
+    passed, score, _ = verdict(results, threshold)
+    assert (passed, score) == (expected[0], pytest.approx(expected[1]))

@@ -28,6 +28,9 @@ def check(spec, output="", judge=None, **kw):
     return result
 
 
+WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {
+    "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+
 # Each type: (assertion, an output that passes, an output that fails, extra Subject fields).
 CASES = {
     "equals": ({"type": "equals", "value": "Paris"}, "Paris", "paris", {}),
@@ -66,6 +69,18 @@ CASES = {
     "factuality": ({"type": "factuality", "value": "Paris is the capital of France"}, "Paris", "Lyon", {}),
     "model-graded-closedqa": ({"type": "model-graded-closedqa", "value": "names a city in France"}, "Paris", "Berlin", {}),
     "g-eval": ({"type": "g-eval", "value": "names a city in France"}, "Paris", "Berlin", {}),
+    "bleu": ({"type": "bleu", "value": "the cat sat on the mat"}, "the cat sat on the mat", "a dog ran off", {}),
+    "rouge-n": ({"type": "rouge-n", "value": "The cat sat on the mat."}, "the cat sat on the mat", "dogs run fast", {}),
+    "is-valid-openai-tools-call": ({"type": "is-valid-openai-tools-call"}, "", "", {"tools": (WEATHER,)}),
+    "tool-call-f1": ({"type": "tool-call-f1", "value": "get_weather"}, "", "", {"tools": (WEATHER,)}),
+    "context-faithfulness": ({"type": "context-faithfulness"}, "Paris is the capital of France.", "Lyon is the capital.",
+                             {"inputs": {"context": "Paris is the capital of France.", "query": "What is the capital of France?"}}),
+    "context-recall": ({"type": "context-recall", "value": "Paris is the capital of France."}, "x", "x", {}),
+    "context-relevance": ({"type": "context-relevance"}, "x", "x", {}),
+    "is-sql": ({"type": "is-sql"}, "SELECT id, name FROM users WHERE id = 1", "SELECT FROM WHERE", {}),
+    "contains-sql": ({"type": "contains-sql"}, "Here:\n```sql\nSELECT 1\n```", "Here is no query at all.", {}),
+    "answer-relevance": ({"type": "answer-relevance"}, "Paris is the capital of France.", "Dogs bark at night.",
+                         {"inputs": {"query": "What is the capital of France?"}}),
 }
 SLOW = {"latency": 120.0, "cost": 0.001}  # the passing subject's measure
 FAST = {"latency": 900.0, "cost": 0.5}  # the failing one's
@@ -87,6 +102,18 @@ class FakeGrader:
             return '{"steps": ["Find the city", "Check its country"]}'
         if "Evaluation steps:" in text:  # g-eval, second call
             return '{"score": 9, "reason": "a French city"}' if "Answer: Paris" in text else '{"score": 2, "reason": "German"}'
+        if "can be attributed to the given context" in text:  # context-recall
+            ok = "Paris" in text.split("context:")[-1].split("answer:")[0]
+            return f"1. Paris is the capital of France. So [{'Attributed' if ok else 'Not Attributed'}]"
+        if "candidate sentences:" in text:  # context-relevance
+            return "Paris is the capital of France." if "context: Paris" in text else "Insufficient Information"
+        if "create one or more statements" in text:  # context-faithfulness, first call: the statements
+            return text.rsplit("answer: ", 1)[1].split("\nstatements:")[0]
+        if "Natural language inference" in text:  # second call: a verdict per statement
+            ok = "statements:\nParis" in text
+            return f"1. ... Verdict: {'Yes' if ok else 'No'}.\nFinal verdict for each statement in order: {'Yes' if ok else 'No'}."
+        if "Generate question for the given answer" in text:  # answer-relevance
+            return "What is the capital of France?" if "Answer:Paris" in text else "When do dogs bark?"
         if "[Criterion]:" in text:  # closedqa: reasoning, then the letter on its own line (twice)
             return "The city is in France.\nY\nY" if "[Submission]: Paris" in text else "Berlin is in Germany.\nN\nN"
         return "(C) same details" if "[Submission]: Paris" in text else "(D) they disagree"
@@ -100,6 +127,15 @@ def subject_extra(kind, passing):
         return {"cost_usd": measure}
     if kind == "finish-reason":
         return {"finish_reason": "stop" if passing else "length"}
+    if kind == "is-valid-openai-tools-call":  # the failing call misses a required argument
+        args = '{"city": "Paris"}' if passing else '{"town": "Paris"}'
+        return {"tool_calls": ({"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": args}},)}
+    if kind == "tool-call-f1":
+        name = "get_weather" if passing else "get_time"
+        return {"tool_calls": ({"id": "c1", "type": "function", "function": {"name": name, "arguments": "{}"}},)}
+    if kind in ("context-recall", "context-relevance"):  # what they judge is the context, not the output
+        context = "Paris is the capital of France." if passing else "Berlin has many museums."
+        return {"inputs": {"context": context, "query": "What is the capital of France?"}}
     return {}
 
 

@@ -519,3 +519,63 @@ def test_recordings_know_their_endpoint(tmp_path, server, other_server, cli, mon
     r = cli(["test", "--mode", "replay", "--format", "json", "--model", "here", "--model", "there"], cwd=root)
     again = {d["model"]: d["cases"][0]["output"] for d in json.loads(r.out)["datasets"]}
     assert again == outputs
+
+
+# -- tool calls --------------------------------------------------------------------------------
+
+TOOLS_PROMPT = """\
+    inputs: {q: string}
+    tools:
+      - type: function
+        function:
+          name: get_weather
+          description: The weather in a city.
+          parameters: {type: object, properties: {city: {type: string}}, required: [city]}
+    messages:
+      - role: user
+        content: "{{ q }}"
+    """
+
+
+def test_tool_calls_are_sent_recorded_checked_and_reported(tmp_path, server, cli):
+    """A prompt's tools go with the request; the answer's tool calls are recorded, replayed, checked by
+    is-valid-openai-tools-call and tool-call-f1, and in the JSON report."""
+    server.answers["weather in Paris?"] = {"content": None, "tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris"}}]}
+    server.answers["weather in Rome?"] = {"content": None, "tool_calls": [{"name": "get_weather", "arguments": {"town": "Rome"}}]}
+    dataset = """\
+        prompt: qa
+        threshold: 0.5
+        defaults:
+          assert: [{type: is-valid-openai-tools-call}, {type: tool-call-f1, value: [get_weather]}, {type: finish-reason, value: tool_calls}]
+        cases:
+          - {id: paris, inputs: {q: "weather in Paris?"}}
+          - {id: rome, inputs: {q: "weather in Rome?"}}
+        """
+    root = make_project(tmp_path / "p", server, {}, prompt=TOOLS_PROMPT, dataset=dataset)
+    r = cli(["test", "--format", "json"], cwd=root)
+    assert r.code == 0, r.err
+    sent = server.requests[0]["body"]
+    assert sent["tools"][0]["function"]["name"] == "get_weather"
+    cases = {c["id"]: c for c in json.loads(r.out)["datasets"][0]["cases"]}
+    assert cases["paris"]["status"] == "passed"
+    assert cases["paris"]["tool_calls"][0]["function"] == {"name": "get_weather", "arguments": '{"city": "Paris"}'}
+    assert json.loads(cases["paris"]["output"])[0]["function"]["name"] == "get_weather"  # what text checks see
+    rome = {a["type"]: a for a in cases["rome"]["asserts"]}
+    assert cases["rome"]["status"] == "failed"
+    assert not rome["is-valid-openai-tools-call"]["pass"] and "'city' is a required property" in rome["is-valid-openai-tools-call"]["reason"]
+    assert rome["tool-call-f1"]["pass"]  # the right tool, wrong arguments: F1 looks at names only
+    records = [json.loads(x) for x in (root / ".promptctl/recordings/qa.jsonl").read_text().splitlines()]
+    assert all(rec["response"]["tool_calls"][0]["function"]["name"] == "get_weather" for rec in records)
+    assert all(rec["request"]["tools"][0]["type"] == "function" for rec in records)
+
+    calls = server.count()
+    r = cli(["test", "--mode", "replay", "--format", "json"], cwd=root)
+    assert r.code == 0, r.err
+    assert server.count() == calls
+    again = {c["id"]: c for c in json.loads(r.out)["datasets"][0]["cases"]}
+    assert again["paris"]["tool_calls"] == cases["paris"]["tool_calls"] and again["rome"]["status"] == "failed"
+    r = cli(["test", "--mode", "replay"], cwd=root)
+    assert r.code == 0 and 'tool call: get_weather({"town": "Rome"})' in r.err  # threshold 0.5: the dataset passes
+    r = cli(["test", "--mode", "replay", "-f", "html", "-o", str(tmp_path / "r.html")], cwd=root)
+    page = (tmp_path / "r.html").read_text()
+    assert "tool calls (1)" in page and "&quot;town&quot;: &quot;Rome&quot;" in page

@@ -639,8 +639,8 @@ def test_assertions_promptctl_lacks_are_listed_with_their_lines(tmp_path, cli):
             tests:
               - vars: {q: hi}
                 assert:
-                  - type: rouge-n
-                    value: hi
+                  - type: perplexity
+                    threshold: 2
                   - type: select-best
                     value: most polite
                   - type: contains
@@ -650,7 +650,7 @@ def test_assertions_promptctl_lacks_are_listed_with_their_lines(tmp_path, cli):
                   - type: assert-set
                     assert:
                       - {type: icontains, value: hi}
-                      - {type: is-sql}
+                      - {type: is-html}
                   - type: llm-rubric
                     value: is friendly
                     provider: openai:gpt-4o
@@ -658,10 +658,10 @@ def test_assertions_promptctl_lacks_are_listed_with_their_lines(tmp_path, cli):
     })
     report = imported(cli, root)
     assert skipped(report) == [
-        ("`rouge-n` assertion", "promptfooconfig.yaml", 6),
+        ("`perplexity` assertion", "promptfooconfig.yaml", 6),
         ("`select-best` assertion", "promptfooconfig.yaml", 8),
         ("`contains` assertion", "promptfooconfig.yaml", 10),
-        ("`is-sql` assertion", "promptfooconfig.yaml", 17),
+        ("`is-html` assertion", "promptfooconfig.yaml", 17),
         ("`llm-rubric` assertion `provider`", "promptfooconfig.yaml", 20),
     ]
     case = load(root, "evals/prompt.eval.yaml")["cases"][0]

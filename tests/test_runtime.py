@@ -104,6 +104,21 @@ def test_alias_with_gateway_and_key_variable(git_repo, git_env, cli, monkeypatch
     assert kwargs["fallbacks"] == [{"model": "openai/gpt-4o"}, {"model": "openai/gpt-4o-mini"}]
 
 
+def test_a_prompts_tools_are_published_and_in_completion_kwargs(git_repo, git_env, cli):
+    init_project(git_repo.root)
+    before = open_project(git_repo.root).get_prompt("summarize").hash
+    tools = ("tools:\n  - type: function\n    function: {name: lookup_order, parameters: "
+             "{type: object, properties: {id: {type: string}}, required: [id]}}\n")
+    text = (git_repo.root / SUMMARY).read_text()
+    git_repo.commit("tools", {SUMMARY: tools + text})
+    assert open_project(git_repo.root).get_prompt("summarize").hash != before  # the tools are part of what is hashed
+    assert cli(["publish", "--channel", "production"], cwd=git_repo.root).code == 0
+    kwargs = Registry(registry_dir(git_repo), refresh_s=0).get("summarize").completion_kwargs(text="x")
+    assert kwargs["tools"] == [{"type": "function", "function": {
+        "name": "lookup_order", "parameters": {"type": "object", "properties": {"id": {"type": "string"}}, "required": ["id"]}}}]
+    assert "tools" not in Registry(registry_dir(git_repo), refresh_s=0).get("support/reply").completion_kwargs(ticket="x")
+
+
 def test_bad_inputs_raise_one_error_listing_every_problem(example):
     p = Registry(registry_dir(example), refresh_s=0).get("support/reply")
     with pytest.raises(InputError) as info:

@@ -40,6 +40,13 @@ model-graded-closedqa  the grader answers Y to "does the output meet the criteri
                   (OpenAI evals' closedqa: reasoning first, then Y or N on the last line)
 g-eval            G-Eval: the grader writes evaluation steps for the criteria ``value``, then scores
                   the output 0-10 by them; passes when score/10 >= ``threshold`` (default 0.7)
+bleu, rouge-n     promptfoo's BLEU / js-rouge's ROUGE-1 against ``value`` (textmetrics.py)
+is-valid-openai-tools-call, tool-call-f1
+                  the tool calls of the answer: valid against the prompt's ``tools``; F1 of their
+                  names against ``value`` (toolcalls.py)
+is-sql, contains-sql  the output is (holds) SQL that parses (sql.py, with sqlglot)
+context-faithfulness, context-recall, context-relevance, answer-relevance
+                  the RAG family, graded with promptfoo's RAGAS prompts (rag.py)
 ================  ============================================================================
 
 Numbers in a ``value`` are written as JavaScript writes them (``1.0`` as ``1``, ``1e-7`` as ``1e-7``),
@@ -47,7 +54,7 @@ as promptfoo compares them. An empty ``value`` for a text check (``contains: ""`
 contains) is refused, never a pass.
 
 A case passes when every assertion with a weight above 0 passes; its score is the weighted mean
-of the assertion scores (``weight`` 0: reported, not counted), as in promptfoo.
+of the assertion scores (``weight`` 0: reported, not counted; every weight 0: score 0), as in promptfoo.
 
 ``python`` runs code from the repository under test, with the rights of the user running
 ``promptctl test``, exactly like a unit test would: only run the evals of repositories you trust.
@@ -95,9 +102,20 @@ BASE_TYPES = (
     "factuality",
     "model-graded-closedqa",
     "g-eval",
+    "bleu",
+    "rouge-n",
+    "is-valid-openai-tools-call",
+    "tool-call-f1",
+    "context-faithfulness",
+    "context-recall",
+    "context-relevance",
+    "answer-relevance",
+    "is-sql",
+    "contains-sql",
 )
 TYPES = BASE_TYPES + tuple(f"not-{t}" for t in BASE_TYPES) + ("assert-set",)
-GRADED = ("llm-rubric", "factuality", "model-graded-closedqa", "g-eval")
+GRADED = ("llm-rubric", "factuality", "model-graded-closedqa", "g-eval",
+          "context-faithfulness", "context-recall", "context-relevance", "answer-relevance")
 #: The types a prompt's ``guards:`` may use: deterministic, local, and cheap, so that the runtime can
 #: check every answer of an application with them (their ``not-`` forms too).
 GUARD_BASE_TYPES = ("equals", "contains", "icontains", "contains-any", "contains-all", "icontains-any",
@@ -153,6 +171,8 @@ class Subject:
     cost_usd: float | None = None
     root: Path | None = None  # where `python` assertions import modules from
     finish_reason: str | None = None  # why the model stopped (stop, length, tool_calls, content_filter, …)
+    tool_calls: tuple[Mapping[str, Any], ...] = ()  # the functions the model called ({id, type, function: {name, arguments}})
+    tools: tuple[Mapping[str, Any], ...] = ()  # the prompt's tools: what it may call
 
     def context(self) -> dict[str, Any]:
         """The ``context`` a ``python`` assertion gets (promptfoo's ``vars`` included); ``data`` is
@@ -264,7 +284,7 @@ async def _assert_set(spec: Mapping[str, Any], subject: Subject, judge: Judge) -
 
 
 #: The checks that apply a ``not-`` themselves (their score means something inverted).
-SELF_INVERTING = ("similar", "levenshtein", "llm-rubric", "python")
+SELF_INVERTING = ("similar", "levenshtein", "llm-rubric", "python", "tool-call-f1")
 
 
 async def evaluate_one(spec: Mapping[str, Any], subject: Subject, judge: Judge) -> AssertionResult:
@@ -298,13 +318,20 @@ async def evaluate_one(spec: Mapping[str, Any], subject: Subject, judge: Judge) 
 
 
 def verdict(results: Sequence[AssertionResult], threshold: float | None = None) -> tuple[bool, float, str]:
-    """Pass, score and reason of a case from its assertion results (weight 0: not counted). With a
-    case ``threshold``, as in promptfoo, the case passes when its weighted score reaches it, whatever
-    single assertions say; without one, every counted assertion must pass."""
+    """Pass, score and reason of a case from its assertion results. With a case ``threshold``, as in
+    promptfoo, the case passes when its weighted score reaches it, whatever single assertions say;
+    without one, every counted assertion must pass.
+
+    As promptfoo scores them: an assertion of weight 0 is a metric only (shown, never failing the
+    case, counted in neither the sum nor the total weight); when every assertion has weight 0 the
+    score is 0 (so a threshold above 0 fails the case); no assertions at all score 1."""
     counted = [r for r in results if r.weight > 0]
     total = sum(r.weight for r in counted)
     every = all(r.passed for r in counted)
-    score = sum(r.weight * r.score for r in counted) / total if total else (1.0 if every else 0.0)
+    if total:
+        score = sum(r.weight * r.score for r in counted) / total
+    else:
+        score = 0.0 if results else 1.0
     failing = [r for r in counted if not r.passed]
     reason = "; ".join(f"{r.type}: {r.reason}" for r in failing) if failing else ""
     if threshold is None:
@@ -793,9 +820,9 @@ async def _similar(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: b
     else:
         best = max(text_similarity(s.output, r) for r in references)
         how = "similarity (word counts)"
-    if inverse:
-        ok = best < limit
-        return ok, 1.0 - best, f"{how} {best:.2f} {'<' if ok else '>='} {limit:g}"
+    if inverse:  # promptfoo's matchesSimilarity: not-similar passes at the threshold itself (<=)
+        ok = best <= limit
+        return ok, 1.0 - best, f"{how} {best:.2f} {'<=' if ok else '>'} {limit:g}"
     ok = best >= limit
     return ok, best, f"{how} {best:.2f} {'>=' if ok else '<'} {limit:g}"
 
@@ -1294,5 +1321,22 @@ _CHECKS: dict[str, Callable[..., Any]] = {
     "model-graded-closedqa": _closedqa,
     "g-eval": _g_eval,
 }
+
+
+def _elsewhere(module: str, names: Sequence[str]) -> None:
+    """Register the checks that live in ``module`` (imported at their first use, not with this one)."""
+    def lazy(name: str) -> Callable[..., Any]:
+        def run(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool) -> Any:
+            return importlib.import_module(module, __package__).CHECKS[name](spec, s, judge, inverse)
+        return run
+
+    for name in names:
+        _CHECKS[name] = lazy(name)
+
+
+_elsewhere(".textmetrics", ("bleu", "rouge-n"))
+_elsewhere(".toolcalls", ("is-valid-openai-tools-call", "tool-call-f1"))
+_elsewhere(".sql", ("is-sql", "contains-sql"))
+_elsewhere(".rag", ("context-faithfulness", "context-recall", "context-relevance", "answer-relevance"))
 assert set(_CHECKS) == set(BASE_TYPES)
 _NO_JUDGE = Judge()

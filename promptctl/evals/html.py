@@ -18,7 +18,18 @@ from difflib import SequenceMatcher
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from .reports import _cost, _ms, _pct, baseline_note, budget_line, comparable, golden_text, summary_line
+from .reports import (
+    _cost,
+    _ms,
+    _pct,
+    baseline_note,
+    budget_line,
+    call_arguments,
+    call_name,
+    comparable,
+    golden_text,
+    summary_line,
+)
 
 if TYPE_CHECKING:
     from .results import CaseResult, DatasetResult, RunResult
@@ -290,6 +301,10 @@ def _case(n: int, d: DatasetResult, c: CaseResult, regressed: bool, multi_model:
         for m in c.messages:
             body.append(f"<div class=msg><div class=role>{_e(m.get('role'))}</div>{_pre(golden_text(m.get('content')))}</div>")
         body.append("</details>")
+    if c.tool_calls:
+        body.append(f"<h4>tool calls ({len(c.tool_calls)})</h4>")
+        body += [f"<div class=msg><div class=role>{_e(call_name(t))}</div>{_pre(call_arguments(t))}</div>"
+                 for t in c.tool_calls]
     body += _output_and_golden(c)
     if c.baseline is not None:
         b = c.baseline

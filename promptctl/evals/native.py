@@ -35,6 +35,7 @@ from .provider import (
     classify_error,
     redact,
     secret_values,
+    tool_calls_of,
 )
 
 OPENAI_BASE = "https://api.openai.com/v1"
@@ -151,11 +152,14 @@ class NativeProvider:
         body.update(request.params)
         if request.response_format:
             body["response_format"] = dict(request.response_format)
+        if request.tools:
+            body["tools"] = [dict(t) for t in request.tools]
         data, latency = await self._post(endpoint, "/chat/completions", body, timeout)
         try:
             choice = data["choices"][0]
             text = choice["message"].get("content") or ""
             finish = choice.get("finish_reason")
+            calls = tool_calls_of(choice["message"].get("tool_calls"))
         except (KeyError, IndexError, TypeError, AttributeError):
             raise ProviderError("invalid response: the answer has no message", kind="invalid_response",
                                 retryable=True) from None
@@ -169,6 +173,7 @@ class NativeProvider:
             cost_usd=call_cost(endpoint.model, usage),
             latency_ms=latency,
             finish_reason=finish if isinstance(finish, str) else None,
+            tool_calls=calls,
         )
 
     async def embed(self, request: EmbeddingRequest, timeout: float) -> Embeddings:

@@ -72,15 +72,19 @@ class ChatRequest:
     messages: tuple[Mapping[str, Any], ...]
     params: Mapping[str, Any]
     response_format: Mapping[str, Any] | None = None
+    tools: tuple[Mapping[str, Any], ...] = ()  # OpenAI function tools the model may call
 
     def payload(self) -> dict[str, Any]:
-        """The request as data: model, messages, params and output schema; never a key or a URL."""
-        return {
+        """The request as data: model, messages, params, output schema and tools; never a key or a URL."""
+        out = {
             "model": self.endpoint.model,
             "messages": [dict(m) for m in self.messages],
             "params": dict(self.params),
             "response_format": dict(self.response_format) if self.response_format else None,
         }
+        if self.tools:  # only when there are some: the keys of requests without tools stay as they were
+            out["tools"] = [dict(t) for t in self.tools]
+        return out
 
     def key_payload(self) -> dict[str, Any]:
         """What the recording key covers: the payload and the endpoint (see Endpoint.key_fields)."""
@@ -106,9 +110,11 @@ class Completion:
     latency_ms: float = 0.0
     finish_reason: str | None = None
     recorded: bool = False  # served from a recording, not a live call
+    #: the functions the model called, as OpenAI writes them: {id, type: function, function: {name, arguments}}
+    tool_calls: tuple[Mapping[str, Any], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "text": self.text,
             "model": self.model,
             "usage": dict(self.usage),
@@ -116,6 +122,17 @@ class Completion:
             "latency_ms": round(self.latency_ms, 1),
             "finish_reason": self.finish_reason,
         }
+        if self.tool_calls:
+            out["tool_calls"] = [dict(c) for c in self.tool_calls]
+        return out
+
+    @property
+    def output(self) -> str:
+        """What the assertions see: the text, or when the model answered only with tool calls, those
+        calls as JSON (as promptfoo shows an answer that is only tool calls)."""
+        if self.tool_calls and not self.text:
+            return json.dumps([dict(c) for c in self.tool_calls], ensure_ascii=False)
+        return self.text
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Completion:
@@ -127,7 +144,33 @@ class Completion:
             latency_ms=float(data.get("latency_ms") or 0.0),
             finish_reason=data.get("finish_reason"),
             recorded=True,
+            tool_calls=tool_calls_of(data.get("tool_calls")),
         )
+
+
+def tool_calls_of(raw: Any) -> tuple[dict[str, Any], ...]:
+    """The tool calls of an answer (OpenAI's ``message.tool_calls``, as dicts or as litellm's objects),
+    each as ``{id, type, function: {name, arguments}}``; ``arguments`` is kept as the model wrote it
+    (a JSON text, not always valid: ``is-valid-openai-tools-call`` checks it). Nothing else is kept."""
+    out: list[dict[str, Any]] = []
+    for call in raw or ():
+        if not isinstance(call, Mapping):
+            call = call.model_dump() if hasattr(call, "model_dump") else getattr(call, "__dict__", {})
+        if not isinstance(call, Mapping):
+            continue
+        fn = call.get("function")
+        if fn is not None and not isinstance(fn, Mapping):
+            fn = fn.model_dump() if hasattr(fn, "model_dump") else getattr(fn, "__dict__", {})
+        if not isinstance(fn, Mapping):
+            continue
+        args = fn.get("arguments")
+        out.append({
+            "id": str(call.get("id") or ""),
+            "type": str(call.get("type") or "function"),
+            "function": {"name": str(fn.get("name") or ""),
+                         "arguments": args if isinstance(args, str) else json.dumps(args if args is not None else {})},
+        })
+    return tuple(out)
 
 
 @dataclass(slots=True)
@@ -323,6 +366,8 @@ class LitellmProvider:
         kwargs.update(request.params)
         if request.response_format:
             kwargs["response_format"] = dict(request.response_format)
+        if request.tools:
+            kwargs["tools"] = [dict(t) for t in request.tools]
         start = time.perf_counter()
         try:
             response = await litellm.acompletion(
@@ -341,6 +386,7 @@ class LitellmProvider:
             choice = response.choices[0]
             text = choice.message.content or ""
             finish = getattr(choice, "finish_reason", None)
+            calls = tool_calls_of(getattr(choice.message, "tool_calls", None))
         except (AttributeError, IndexError, TypeError):
             raise ProviderError("the response has no message", kind="invalid_response", retryable=True) from None
         usage = _usage(getattr(response, "usage", None))
@@ -352,6 +398,7 @@ class LitellmProvider:
             cost_usd=float(cost) if isinstance(cost, (int, float)) else None,
             latency_ms=latency,
             finish_reason=finish,
+            tool_calls=calls,
         )
 
     async def embed(self, request: EmbeddingRequest, timeout: float) -> Embeddings:

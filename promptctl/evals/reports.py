@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -169,14 +169,37 @@ def _printable(text: str) -> str:
     return re.sub(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
+def call_name(call: Mapping[str, Any]) -> str:
+    fn = call.get("function")
+    return str(fn.get("name") if isinstance(fn, Mapping) else call.get("name") or "?")
+
+
+def call_arguments(call: Mapping[str, Any], indent: int | None = 2) -> str:
+    """A tool call's arguments: re-written (indented, or compact with ``indent=None``) when they are
+    JSON, as the model wrote them otherwise."""
+    fn = call.get("function")
+    raw = fn.get("arguments") if isinstance(fn, Mapping) else None
+    if not isinstance(raw, str):
+        return ""
+    try:
+        return json.dumps(json.loads(raw), ensure_ascii=False, indent=indent)
+    except ValueError:
+        return raw
+
+
 def case_detail(c: CaseResult) -> list[str]:
     """What a failing case said beside what was expected: the output and the golden, each on a line
-    when both are short, else a short diff of golden → output (at most DIFF_LINES lines)."""
+    when both are short, else a short diff of golden → output (at most DIFF_LINES lines). Tool calls
+    come first, one line each."""
     import difflib
     import textwrap
 
     if c.output is None or c.status not in ("failed", "error"):
         return []
+    if c.tool_calls:
+        calls = [f"tool call: {call_name(t)}({_one_line(_printable(call_arguments(t, None)), SHORT_TEXT)})"
+                 for t in c.tool_calls]
+        return calls + ([f"golden: {_one_line(_printable(golden_text(c.golden)), SHORT_TEXT)}"] if c.golden is not None else [])
     shown_golden, shown_output = comparable(c.golden, c.output)
     golden = None if c.golden is None else _printable(shown_golden)
     output = _printable(shown_output)

@@ -35,6 +35,7 @@ class CaseResult:
     description: str | None = None
     tags: tuple[str, ...] = ()
     baseline: CaseResult | None = None  # the same case on the --baseline version
+    tool_calls: list[dict[str, Any]] | None = None  # the functions the model called ({id, type, function})
 
     @property
     def passed(self) -> bool:
@@ -60,6 +61,7 @@ class CaseResult:
             "inputs": None if self.inputs is None else dict(self.inputs),
             "golden": self.golden,
             "messages": self.messages,
+            "tool_calls": self.tool_calls,
             "asserts": [a.to_json() for a in self.asserts],
             "baseline": None if self.baseline is None else {
                 "status": self.baseline.status,

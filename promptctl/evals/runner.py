@@ -271,12 +271,12 @@ class _Run:
         models = job.project.config.models if job.model_override is None else self.project.config.models
         primary = resolve_endpoint(model_name, models)
         fmt = response_format(prompt.output)
-        request = ChatRequest(primary, tuple(messages), {**primary.params, **prompt.params}, fmt)
+        request = ChatRequest(primary, tuple(messages), {**primary.params, **prompt.params}, fmt, prompt.tools)
         fallbacks = []
         if job.model_override is None:
             for name in prompt.fallbacks:
                 ep = resolve_endpoint(name, models)
-                fallbacks.append(ChatRequest(ep, tuple(messages), {**ep.params, **prompt.params}, fmt))
+                fallbacks.append(ChatRequest(ep, tuple(messages), {**ep.params, **prompt.params}, fmt, prompt.tools))
         hint = f"record it with `promptctl test --mode auto {shlex.quote(job.dataset.name)} --filter {shlex.quote(case.id)}`"
         completion = await self.caller.chat(
             request, fallbacks, file=prompt_file(prompt.name), meta={"prompt": prompt.name, "case": case.id},
@@ -288,7 +288,7 @@ class _Run:
         self, job: _Job, prompt: Prompt, messages: list[dict[str, Any]], completion: Completion
     ) -> CaseResult:
         case = job.case
-        output = completion.text
+        output = completion.output
         subject = Subject(
             output=output,
             golden=case.golden,
@@ -301,6 +301,8 @@ class _Run:
             cost_usd=completion.cost_usd,
             root=self.root,
             finish_reason=completion.finish_reason,
+            tool_calls=completion.tool_calls,
+            tools=prompt.tools,
         )
         from ..guards import output_checks
 
@@ -337,6 +339,7 @@ class _Run:
             tokens=int(completion.usage.get("total_tokens", 0)),
             recorded=completion.recorded,
             messages=messages,
+            tool_calls=[dict(c) for c in completion.tool_calls] or None,
         )
 
 
@@ -457,6 +460,8 @@ def redact_case(case: CaseResult, secrets: Sequence[str]) -> None:
     case.messages = redact_data(case.messages, secrets)
     case.inputs = redact_data(case.inputs, secrets)
     case.golden = redact_data(case.golden, secrets)
+    if case.tool_calls:
+        case.tool_calls = redact_data(case.tool_calls, secrets)
 
 
 def run_tests(

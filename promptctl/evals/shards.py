@@ -48,6 +48,7 @@ def _case(data: dict[str, Any]) -> CaseResult:
     base = data.get("baseline")
     inputs = data.get("inputs")
     messages = data.get("messages")
+    calls = data.get("tool_calls")
     return CaseResult(
         id=str(data["id"]),
         status=str(data["status"]),
@@ -74,6 +75,7 @@ def _case(data: dict[str, Any]) -> CaseResult:
         messages=[m for m in messages if isinstance(m, dict)] if isinstance(messages, list) else None,
         description=data.get("description"),
         tags=tuple(str(t) for t in data.get("tags") or ()),
+        tool_calls=[c for c in calls if isinstance(c, dict)] or None if isinstance(calls, list) else None,
         baseline=_case({"id": data["id"], **base}) if isinstance(base, dict) else None,
     )
 

@@ -719,6 +719,9 @@ class _Importer:
         elif key == "response_format":
             self.skip(f"provider {pid!r} `response_format`", loc,
                       "set `output: {format: json}` (and a `schema`) in the prompts instead")
+        elif key == "tools":
+            self.skip(f"provider {pid!r} `tools`", loc,
+                      "tools belong to a prompt in promptctl: copy them into `tools:` of the prompts that call them")
         else:
             self.skip(f"provider {pid!r} setting `{key}`", loc, "not carried over")
 

@@ -228,10 +228,11 @@ cell that reads as a number or boolean is accepted for a number, integer or bool
 Assertion types follow promptfoo's names: equals contains icontains contains-any contains-all
 icontains-any icontains-all starts-with regex is-json contains-json json-schema levenshtein similar
 word-count is-refusal finish-reason is-xml contains-xml latency cost python llm-rubric factuality
-model-graded-closedqa g-eval, each with a `not-` form, and assert-set. A prompt's `guards` take only
-the deterministic ones (not similar, latency, cost, python, llm-rubric, factuality,
-model-graded-closedqa or g-eval), since the application runs them on every answer. The message suggests the
-closest type.
+model-graded-closedqa g-eval bleu rouge-n is-valid-openai-tools-call tool-call-f1
+context-faithfulness context-recall context-relevance answer-relevance is-sql contains-sql, each with a `not-` form, and
+assert-set. A prompt's `guards` take only the deterministic text and JSON checks (equals through
+levenshtein, word-count, is-refusal, finish-reason, is-xml, contains-xml), since the application
+runs them on every answer. The message suggests the closest type.
 """),
     _rule("PC504", "duplicate-case-id", ERROR, "Two cases of a dataset have the same id.", """
 Case ids name cases in reports and recordings, so they must be unique within a dataset (including

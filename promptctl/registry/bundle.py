@@ -188,6 +188,7 @@ def bundle_prompt(bundle: Mapping[str, Any], name: str) -> Prompt:
         fallbacks=tuple(entry.get("fallbacks") or ()),
         output=dict(entry.get("output") or {"format": "text"}),
         guards=tuple(dict(g) for g in entry.get("guards") or ()),
+        tools=tuple(dict(t) for t in entry.get("tools") or ()),
         observe=dict(entry.get("observe") or {}),
         description=entry.get("description"),
         samples=tuple(

@@ -19,7 +19,7 @@ from ..config import CONFIG_NAME
 
 PROMPT_ROOT = "prompts"
 _PROMPT_SUFFIX = ".prompt.yaml"
-_PROMPT_KEYS = ("description", "model", "params", "fallbacks", "inputs", "messages", "output", "guards", "observe",
+_PROMPT_KEYS = ("description", "model", "params", "fallbacks", "inputs", "messages", "output", "guards", "tools", "observe",
                 "samples", "tags", "owners")
 
 
