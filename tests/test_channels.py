@@ -107,7 +107,7 @@ def test_rollback_needs_an_earlier_version(three, cli):
 @pytest.mark.parametrize("name", ["v3", "bad/name", "-x", "HEAD"])
 def test_channel_names_that_read_as_something_else_are_refused(three, cli, name):
     r = cli(["promote", "v1", name], cwd=three)
-    assert r.code == 2 and ("channel" in r.err or "No such option" in r.err)
+    assert r.code == 2 and ("channel" in r.err or "no such option" in r.err)
 
 
 def test_a_stale_writer_gets_a_conflict_and_writes_nothing(three, cli):

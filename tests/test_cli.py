@@ -438,15 +438,22 @@ def test_no_arguments_shows_help_as_bad_usage(cli, tmp_path):
     assert "render" in r.err and "init" in r.err and "schema" in r.err
 
 
-@pytest.mark.parametrize(
-    "args", [["bogus"], ["--bogus"], ["render", "--bogus", "x"], ["render"], ["schema", "a", "b"]]
-)
-def test_bad_usage_exits_2(cli, tmp_path, args):
+@pytest.mark.parametrize(("args", "line"), [
+    (["bogus"], "error: no such command 'bogus' (see `promptctl -h`)"),
+    (["tset"], "error: no such command 'tset'; did you mean 'test'? (see `promptctl -h`)"),
+    (["--bogus"], "error: no such option: --bogus (see `promptctl -h`)"),
+    (["render", "--bogus", "x"], "error: no such option: --bogus (see `promptctl render -h`)"),
+    (["test", "--verbos"], "error: no such option: --verbos; did you mean --verbose? (see `promptctl test -h`)"),
+    (["render"], "error: missing argument 'name' (see `promptctl render -h`)"),
+    (["schema", "a", "b"], "error: got unexpected extra argument: b (see `promptctl schema -h`)"),
+    (["schema", "a", "b", "c"], "error: got unexpected extra arguments: b c (see `promptctl schema -h`)"),
+    (["test", "-f", "xml"], "error: invalid value for '--format' / '-f': 'xml' is not one of 'text', 'json', "
+                            "'junit', 'markdown', 'html' (see `promptctl test -h`)"),
+])
+def test_bad_usage_is_one_line_in_promptctls_error_style_and_exits_2(cli, tmp_path, args, line):
+    """click's usage errors are said as every other error: one line, `error: what (what to do)`."""
     r = cli(args, cwd=tmp_path)
-    assert r.code == 2
-    assert r.out == ""
-    assert "Usage: promptctl" in r.err
-    assert "Traceback" not in r.err
+    assert (r.code, r.out, r.err) == (2, "", line + "\n")
 
 
 # -- exit codes ----------------------------------------------------------------------------------
@@ -648,7 +655,7 @@ def test_only_the_command_run_is_built_and_the_app_is_whole_after(cli, tmp_path)
     r = cli(["golden", "--help"], cwd=tmp_path)  # a command group, named exactly
     assert r.code == 0 and "add" in r.out
     r = cli(["tset"], cwd=tmp_path)
-    assert r.code == 2 and "Did you mean 'test'?" in r.err
+    assert r.code == 2 and "did you mean 'test'?" in r.err
     r = cli(["--help"], cwd=tmp_path)
     commands = r.out.split("Commands:", 1)[1]
     assert all(re.search(rf"^\s+{name}\s", commands, re.M) for name in ("init", "test", "golden", "export"))

@@ -54,14 +54,61 @@ def _run_app(args: list[str]) -> None:
     commands = [c for c in app.registered_commands if c.name == word]
     groups = [g for g in app.registered_groups if g.typer_instance.info.name == word]
     if not (commands or groups):  # help, a typo (typer's "no such command"), ...: the whole app
-        app(args=args, prog_name="promptctl")
+        _invoke(args)
         return
     every = (app.registered_commands[:], app.registered_groups[:])
     app.registered_commands[:], app.registered_groups[:] = commands, groups
     try:
-        app(args=args, prog_name="promptctl")
+        _invoke(args)
     finally:
         app.registered_commands[:], app.registered_groups[:] = every
+
+
+def _invoke(args: list[str]) -> None:
+    """Run the app; a usage error (click's) is said in promptctl's one style: one line on stderr,
+    ``error: what (what to do)``, exit 2, as every other error."""
+    from typer import _click
+    from typer.exceptions import Abort
+
+    try:
+        code = app(args=args, prog_name="promptctl", standalone_mode=False)
+    except _click.exceptions.NoArgsIsHelpError as e:  # `promptctl` or a group alone: the help, as bad usage
+        e.show()
+        sys.exit(2)
+    except _click.exceptions.UsageError as e:
+        sys.stderr.write(usage_error_line(e) + "\n")
+        sys.exit(2)
+    except _click.exceptions.ClickException as e:
+        sys.stderr.write(f"error: {_lower_first(e.format_message())}\n")
+        sys.exit(e.exit_code)
+    except Abort:
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)
+    if isinstance(code, int) and code:
+        sys.exit(code)
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:] if text[1:2].islower() or len(text) < 2 else text
+
+
+def usage_error_line(e: Any) -> str:
+    """``error: no such option: --bogus; possible options: --verbose (see `promptctl test -h`)``."""
+    import re
+
+    message = _lower_first(e.format_message().strip()).rstrip(".")
+    # click's own brackets and sentences, flattened: "X (Possible options: a, b)" / "X Did you mean y?"
+    def did_you_mean(m: re.Match[str]) -> str:
+        options = m.group(1)
+        return f"; did you mean {'one of ' if ',' in options else ''}{options}?"
+
+    message = re.sub(r"\s*\(Possible options: ([^()]*)\)$", did_you_mean, message)
+    message = re.sub(r"\.?\s+(Did you mean [^?]*\?)$", lambda m: "; " + _lower_first(m.group(1)), message)
+    extra = re.match(r"^got unexpected extra arguments?(?:\(s\))? \((.*)\)$", message)
+    if extra:
+        message = f"got unexpected extra argument{'s' if ' ' in extra.group(1) else ''}: {extra.group(1)}"
+    path = e.ctx.command_path if getattr(e, "ctx", None) is not None else "promptctl"
+    return f"error: {message} (see `{path} -h`)"
 
 
 def main(argv: Sequence[str] | None = None) -> None:
