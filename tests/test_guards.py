@@ -60,7 +60,9 @@ guards:
 ])
 def test_new_types(spec, output, passed, reason):
     r = check(spec, Subject(output=output, finish_reason="stop"))
-    assert (r.passed, r.score) == (passed, float(passed)) and r.reason.startswith(reason), r
+    # promptfoo scores an empty output 0 both ways: is-refusal passes with 0, not-is-refusal fails with 0
+    score = 0.0 if spec["type"].endswith("is-refusal") and not output.strip() else float(passed)
+    assert (r.passed, r.score) == (passed, score) and r.reason.startswith(reason), r
 
 
 def test_finish_reason_unknown_fails_saying_so():

@@ -3,8 +3,8 @@
 Neither is a textbook metric that a library reproduces: promptfoo computes BLEU itself (tokens are
 the lower-cased output split on white space, punctuation attached; clipped n-gram counts against each
 reference taken whole, the best reference's total kept; a precision of 0 read as 1e-7; orders the
-output is too short for skipped) and ROUGE through js-rouge (ROUGE-1 F-measure over Treebank-style
-tokens, ignoring case, unique matching unigrams). A library's BLEU (sacrebleu, NLTK) or ROUGE
+output is too short for skipped) and ROUGE through js-rouge (ROUGE-1 F-measure over the Treebank
+tokens of each sentence, ignoring case, matching unigrams counted with their repeats). A library's BLEU (sacrebleu, NLTK) or ROUGE
 (rouge-score) tokenizes, clips and smooths differently and would change verdicts that the suite was
 written against, so the two formulas are written out here, each in a few lines, with promptfoo's
 tests' figures in ours.
@@ -73,50 +73,65 @@ def _bleu(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool) -> O
 
 # -- ROUGE-N (js-rouge's `n`: unigrams) ----------------------------------------------------------
 
-# js-rouge's Penn Treebank tokenizer, step by step: quotes, ellipses, separators, brackets, the final
-# period, contractions; then split on white space
+# js-rouge 3.2's Penn Treebank tokenizer, step by step: ellipses, separators (not a comma or colon
+# before a digit), the final period, ? and !, brackets, dashes; then quotes and contractions
 _TREEBANK = [
-    (re.compile(r'^"'), "`` "),
-    (re.compile(r'(``)'), r" \1 "),
-    (re.compile(r'([ (\[{<])"'), r"\1 `` "),
-    (re.compile(r"\.\.\."), " ... "),
-    (re.compile(r"[,;:@#$%&]"), r" \g<0> "),
-    (re.compile(r'([^.])(\.)([\])}>"\']*)\s*$'), r"\1 \2\3 "),
+    (re.compile(r"\.{3}"), " ... "),
+    (re.compile(r"[:,](?!\d)"), r" \g<0> "),
+    (re.compile(r"[;@#$%&]"), r" \g<0> "),
+    (re.compile(r"([^.])(?<!\b[A-Za-z]\.[A-Za-z])(\.)([\])}>'\s]*)$"), r"\1 \2\3 "),
     (re.compile(r"[?!]"), r" \g<0> "),
-    (re.compile(r"[\])}>(\[{<]"), r" \g<0> "),
+    (re.compile(r"[\][(){}<>]"), r" \g<0> "),
     (re.compile(r"--"), " -- "),
-    (re.compile(r'"'), " '' "),
-    (re.compile(r"([^' ])('[sS]|'[mM]|'[dD]|') "), r"\1 \2 "),
-    (re.compile(r"([^' ])('ll|'LL|'re|'RE|'ve|'VE|n't|N'T) "), r"\1 \2 "),
-    (re.compile(r"(?i)\b(can)(not)\b"), r" \1 \2 "),
-    (re.compile(r"(?i)\b(d)('ye)\b"), r" \1 \2 "),
-    (re.compile(r"(?i)\b(gim)(me)\b"), r" \1 \2 "),
-    (re.compile(r"(?i)\b(gon)(na)\b"), r" \1 \2 "),
-    (re.compile(r"(?i)\b(got)(ta)\b"), r" \1 \2 "),
-    (re.compile(r"(?i)\b(lem)(me)\b"), r" \1 \2 "),
-    (re.compile(r"(?i)\b(mor)('n)\b"), r" \1 \2 "),
-    (re.compile(r"(?i)\b(wan)(na) "), r" \1 \2 "),
-    (re.compile(r"(?i) ('t)(is)\b"), r" \1 \2 "),
-    (re.compile(r"(?i) ('t)(was)\b"), r" \1 \2 "),
 ]
+_CONTRACTIONS = [
+    (re.compile(r"([^'])' "), r"\1 ' "),
+    (re.compile(r"'([sSmMdD]) "), r" '\1 "),
+    (re.compile(r"('ll|'LL|'re|'RE|'ve|'VE|n't|N'T) "), r" \1 "),
+    *((re.compile(rf"(?<![\w\u200c\u200d]){w}(?![\w\u200c\u200d])", re.I), r" \1 \2 ") for w in (
+        "(can)(not)", "(d)('ye)", "(gim)(me)", "(gon)(na)", "(got)(ta)", "(lem)(me)", "(more)('n)",
+        "(wan)(na)(?= )", "('t)(is)", "('t)(was)")),
+]
+_QUOTE = re.compile(r"``|''|\"")
+_SENTENCE = re.compile(r"[\r\n]+|(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]*[A-Z0-9])")
 
 
 def treebank_tokens(text: str) -> list[str]:
-    """``text`` in Penn-Treebank-style tokens (punctuation and contractions split off)."""
-    out = " " + text + " "
+    """``text`` (one sentence) in Penn-Treebank-style tokens, as js-rouge's ``treeBankTokenize``:
+    punctuation, quotes and contractions split off."""
+    out = re.sub(r"[\s\u0085]+", " ", text).strip()
+    if not out:
+        return []
+
+    def quote(m: re.Match[str]) -> str:  # an opening quote is ``, a closing one ''
+        i = m.start()
+        opening = m.group() == "``" or i == 0 or out[i - 1] in " ([{<"
+        return " `` " if opening else " '' "
+
+    out = _QUOTE.sub(quote, out)
     for pattern, repl in _TREEBANK:
+        out = pattern.sub(repl, out)
+    out = f" {out} "
+    for pattern, repl in _CONTRACTIONS:
         out = pattern.sub(repl, out)
     return out.split()
 
 
+def sentences(text: str) -> list[str]:
+    """``text`` cut into sentences: at line breaks, and after . ! or ? followed by space and a capital
+    or a digit (js-rouge's segmenter also knows abbreviations such as "Mr."; this one does not)."""
+    return [s for s in _SENTENCE.split(text) if s.strip()]
+
+
 def rouge_1(candidate: str, reference: str) -> float:
-    """js-rouge's ``n`` (ROUGE-1, F-measure with beta 1) over Treebank tokens, ignoring case: the
-    unique unigrams the two share, over each side's unigram count."""
-    cand = treebank_tokens(candidate.lower())
-    ref = treebank_tokens(reference.lower())
+    """js-rouge's ``n`` (ROUGE-1, F-measure with beta 1) ignoring case, as promptfoo calls it: each
+    text cut into sentences and Treebank tokens, matching unigrams counted with their repeats (a
+    reference token matches once), over each side's token count."""
+    cand = [t for s in sentences(candidate) for t in treebank_tokens(s.lower())]
+    ref = [t for s in sentences(reference) for t in treebank_tokens(s.lower())]
     if not cand or not ref:
         return 0.0
-    matches = len(set(cand) & set(ref))
+    matches = sum((Counter(cand) & Counter(ref)).values())
     if not matches:
         return 0.0
     precision, recall = matches / len(cand), matches / len(ref)
