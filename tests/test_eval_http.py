@@ -579,3 +579,38 @@ def test_tool_calls_are_sent_recorded_checked_and_reported(tmp_path, server, cli
     r = cli(["test", "--mode", "replay", "-f", "html", "-o", str(tmp_path / "r.html")], cwd=root)
     page = (tmp_path / "r.html").read_text()
     assert "tool calls (1)" in page and "&quot;town&quot;: &quot;Rome&quot;" in page
+
+
+def test_rag_assertions_call_the_grader_and_embedder_recorded(tmp_path, server, cli):
+    """context-faithfulness (two grader calls) and answer-relevance (a grader call and embeddings) over
+    real HTTP: recorded once, then replayed with no call."""
+    from promptctl.evals.rag import ANSWER_QUESTION, FAITHFULNESS_STATEMENTS, FAITHFULNESS_VERDICTS
+
+    context = "Refunds take 5 days. Orders ship in 2 days."
+    dataset = f"""\
+        prompt: qa
+        cases:
+          - id: refund
+            inputs: {{q: "refund time?", context: "{context}", query: "How long do refunds take?"}}
+            assert:
+              - {{type: context-faithfulness, threshold: 0.9}}
+              - {{type: answer-relevance, threshold: 0.5}}
+        """
+    prompt = "inputs: {q: string, context: string, query: string}\nmessages:\n  - role: user\n    content: \"{{ q }}\"\n"
+    root = make_project(tmp_path / "p", server, {}, dataset=dataset, prompt=prompt,
+                        test="{timeout_s: 2, retries: 0, embedding_model: embedder, grader: big}")
+    output = "echo: refund time?"
+    server.answers[FAITHFULNESS_STATEMENTS.format(question="How long do refunds take?", answer=output)] = "Refunds take 5 days."
+    server.answers[FAITHFULNESS_VERDICTS.format(context=context, statements="Refunds take 5 days.")] = (
+        "1. Refunds take 5 days.\nExplanation: stated. Verdict: Yes.\nFinal verdict for each statement in order: Yes.")
+    server.answers[ANSWER_QUESTION.format(answer=output)] = "How long do refunds take?"
+    r = cli(["test", "--format", "json"], cwd=root)
+    assert r.code == 0, r.err
+    asserts = {a["type"]: a for a in json.loads(r.out)["datasets"][0]["cases"][0]["asserts"]}
+    assert asserts["context-faithfulness"]["reason"] == "faithfulness 1.00 >= 0.9 (1 of 1 statements supported by the context)"
+    assert asserts["answer-relevance"]["score"] == pytest.approx(1.0) and "embedding similarity" in asserts["answer-relevance"]["reason"]
+    assert server.count(model="gpt-4o") == 3 and server.count(path="/v1/embeddings") == 1
+    server.reset()
+    r = cli(["test", "--mode", "replay", "--format", "json"], cwd=root)
+    assert r.code == 0, r.err
+    assert server.count() == 0 and json.loads(r.out)["ok"]
