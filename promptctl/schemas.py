@@ -76,19 +76,10 @@ def _generate(name: str) -> Any:
 
 
 def _cache_dirs() -> list[Path]:
-    """Where compiled checks are kept, best first: ``$PROMPTCTL_CACHE_DIR/schemas``, the user's cache
-    folder (``$XDG_CACHE_HOME/promptctl/schemas``, else ``~/.cache/promptctl/schemas``), then beside the
-    schemas (like Python's own ``__pycache__``) when neither can be written."""
-    import os
+    """Where compiled checks are kept (see :func:`~promptctl.cachedir.cache_dirs`): last, beside the schemas."""
+    from .cachedir import cache_dirs
 
-    dirs = []
-    if os.environ.get("PROMPTCTL_CACHE_DIR"):
-        dirs.append(Path(os.environ["PROMPTCTL_CACHE_DIR"]) / "schemas")
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    if os.path.isabs(base):
-        dirs.append(Path(base) / "promptctl" / "schemas")
-    dirs.append(schema_dir() / "__pycache__")
-    return dirs
+    return cache_dirs("schemas", schema_dir() / "__pycache__")
 
 
 def _cache_name(name: str) -> str:
@@ -114,27 +105,20 @@ def _compiled(name: str) -> Any:
     generated (about 40 ms for the five schemas) and written to the first cache folder that takes it."""
     import marshal
 
+    from .cachedir import read_cached, write_cached
+
     key = _cache_name(name)
     dirs = _cache_dirs()
-    for folder in dirs:
+    data = read_cached(dirs, key)
+    if data is not None:
         try:
-            data = (folder / key).read_bytes()
             code = marshal.loads(data)
-        except (OSError, ValueError, EOFError, TypeError):
-            continue
+        except (ValueError, EOFError, TypeError):
+            code = None
         if getattr(code, "co_filename", None) == f"<promptctl schema {name}>":
             return code
-    from .fileio import write_atomic
-
     code = _generate(name)
-    data = marshal.dumps(code)
-    for folder in dirs:
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            write_atomic(folder / key, data, fsync=False)
-            break
-        except OSError:
-            continue
+    write_cached(dirs, key, marshal.dumps(code))
     return code
 
 

@@ -223,11 +223,13 @@ def test_a_run_of_openai_compatible_models_never_imports_litellm(server, tmp_pat
     probe = ("import sys, json; from promptctl.project import open_project; "
              "from promptctl.evals.runner import run_tests, select_datasets, RunOptions; "
              "p = open_project('.'); r = run_tests(p, select_datasets(p, []), RunOptions(mode='refresh')); "
-             "print(json.dumps({'ok': r.ok, 'litellm': 'litellm' in sys.modules, 'calls': r.live_calls}))")
+             "print(json.dumps({'ok': r.ok, 'litellm': 'litellm' in sys.modules, 'httpx': 'httpx' in sys.modules, "
+             "'calls': r.live_calls}))")
     out = subprocess.run([sys.executable, "-c", probe], cwd=root, env={**os.environ, "NATIVE_KEY": KEY,
                          "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout) == {"ok": True, "litellm": False, "calls": 6}
+    # nor httpx: the native client is promptctl's own (evals/http11.py)
+    assert json.loads(out.stdout) == {"ok": True, "litellm": False, "httpx": False, "calls": 6}
 
 
 def test_a_model_only_litellm_speaks_goes_through_litellm(server, tmp_path, cli):

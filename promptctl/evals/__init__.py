@@ -2,7 +2,7 @@
 
 - :mod:`.runner`      selecting datasets and cases (``--filter``, ``--shard``), running them in one loop
 - :mod:`.caller`      getting answers: recordings first, then live within budget, concurrency and retries
-- :mod:`.providers`   which client makes a call: :mod:`.native` (OpenAI-compatible endpoints, httpx)
+- :mod:`.providers`   which client makes a call: :mod:`.native` (OpenAI-compatible endpoints, over :mod:`.http11`)
                       or litellm (every other provider, imported only when needed); adding a provider
                       is adding a module with ``complete``/``embed`` and routing to it here
 - :mod:`.native`      the native async client: chat completions and embeddings over one pooled client

@@ -1,4 +1,4 @@
-"""The native client: OpenAI-compatible chat completions and embeddings over one ``httpx.AsyncClient``.
+"""The native client: OpenAI-compatible chat completions and embeddings over promptctl's own HTTP/1.1 pool.
 
 Used for every model that speaks the OpenAI protocol: ``openai/…`` models (at ``api.openai.com``,
 or ``$OPENAI_BASE_URL``), and any alias with an ``api_base`` whose model has no provider prefix or
@@ -84,25 +84,20 @@ def api_key(endpoint: Endpoint) -> str | None:
 
 
 class NativeProvider:
-    """Chat completions and embeddings over one shared ``httpx.AsyncClient`` (pooled, HTTP/1.1 keep-alive).
+    """Chat completions and embeddings over one pool of kept-alive HTTP/1.1 connections per origin
+    (:mod:`promptctl.evals.http11`), sized to the run's concurrency.
 
     Create it inside the event loop that uses it; :meth:`aclose` closes the pool.
     """
 
     def __init__(self, concurrency: int = 8) -> None:
-        import httpx
+        from .. import __version__
+        from .http11 import Pool
 
-        self._httpx = httpx
-        size = max(1, concurrency)
-        self.client = httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
-            timeout=httpx.Timeout(60.0),
-            follow_redirects=False,
-            trust_env=False,
-        )
+        self.pool = Pool(concurrency, max_body=MAX_BODY, user_agent=f"promptctl/{__version__}")
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        await self.pool.aclose()
 
     async def _post(self, endpoint: Endpoint, path: str, body: Mapping[str, Any], timeout: float) -> tuple[Any, float]:
         """POST ``body`` to ``endpoint``'s ``path``; the decoded JSON answer and the ms it took."""
@@ -112,36 +107,36 @@ class NativeProvider:
         if key:
             headers["Authorization"] = f"Bearer {key}"
         secrets = secret_values([endpoint.api_key_env] if endpoint.api_key_env else [])
-        httpx = self._httpx
         content = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        from .http11 import HTTPFailure
+
         start = time.perf_counter()
         try:
-            response = await self.client.post(url, content=content, headers=headers, timeout=timeout)
-            raw = response.content
-        except httpx.TimeoutException:
-            raise ProviderError(f"timeout: no answer from {url} within {timeout:g} s", kind="timeout",
-                                retryable=True) from None
-        except httpx.ConnectError as e:
-            why = _reason(e)
-            raise ProviderError(f"connection refused: cannot connect to {url} ({why})" if "refused" in why.lower()
-                                else f"connection failed: cannot connect to {url} ({why})",
-                                kind="connection", retryable=True,
-                                hint="is the server running, and is api_base right in promptctl.yaml?") from None
-        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as e:
-            raise ProviderError(f"connection: {url} closed the connection mid-answer ({_reason(e)})",
-                                kind="connection", retryable=True) from None
-        except httpx.HTTPError as e:
-            raise ProviderError(redact(f"connection: {url}: {_reason(e)}", secrets), kind="connection",
+            response = await self.pool.post(url, content, headers, timeout)
+        except HTTPFailure as e:
+            if e.kind == "timeout":
+                raise ProviderError(f"timeout: no answer from {url} within {timeout:g} s", kind="timeout",
+                                    retryable=True) from None
+            if e.kind in ("refused", "connect"):
+                raise ProviderError(f"connection {'refused' if e.kind == 'refused' else 'failed'}: cannot connect to "
+                                    f"{url} ({e})", kind="connection", retryable=True,
+                                    hint="is the server running, and is api_base right in promptctl.yaml?") from None
+            if e.kind == "closed":
+                raise ProviderError(f"connection: {url} closed the connection mid-answer ({e})",
+                                    kind="connection", retryable=True) from None
+            if "larger than" in str(e) or "bytes)" in str(e):
+                raise ProviderError(f"the answer from {url} is larger than {MAX_BODY // 2**20} MiB",
+                                    kind="invalid_response") from None
+            raise ProviderError(redact(f"invalid response: {url}: {e}", secrets), kind="invalid_response",
                                 retryable=True) from None
         latency = (time.perf_counter() - start) * 1000
-        if len(raw) > MAX_BODY:
-            raise ProviderError(f"the answer from {url} is larger than {MAX_BODY // 2**20} MiB", kind="invalid_response")
-        if response.status_code >= 400:
-            raise _http_error(response.status_code, raw, response.headers, secrets)
+        raw = response.content
+        if response.status >= 400:
+            raise _http_error(response.status, raw, response.headers, secrets)
         try:
             data = json.loads(raw)
         except (ValueError, RecursionError):
-            raise ProviderError(f"invalid response: {url} answered HTTP {response.status_code} with a body that is "
+            raise ProviderError(f"invalid response: {url} answered HTTP {response.status} with a body that is "
                                 "not JSON", kind="invalid_response", retryable=True) from None
         return data, latency
 
@@ -190,19 +185,6 @@ class NativeProvider:
         usage = _usage(data.get("usage"))
         return Embeddings(vectors=vectors, model=endpoint.model, usage=usage, cost_usd=call_cost(endpoint.model, usage),
                           latency_ms=latency)
-
-
-def _reason(exc: BaseException) -> str:
-    """What went wrong under an httpx error: "connection refused" when the OS said so anywhere in the chain."""
-    seen: BaseException | None = exc
-    for _ in range(10):
-        if seen is None:
-            break
-        if isinstance(seen, ConnectionRefusedError) or "Connection refused" in str(seen) or "Errno 111" in str(seen):
-            return "connection refused"
-        seen = seen.__cause__ or seen.__context__
-    text = str(exc) or type(exc).__name__
-    return " ".join(text.split())[:200]
 
 
 class _HTTPStatus(Exception):

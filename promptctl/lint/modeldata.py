@@ -195,6 +195,32 @@ def load_table() -> ModelTable:
     return table
 
 
+def _compacted(path: Path) -> tuple[dict[str, list[Any]], list[str], dict[str, list[float]]]:
+    """:func:`compact` of litellm's model file at ``path``: from promptctl's cache when the file is the
+    one it was made from (same path, size and time), else read (its JSON is megabytes: tens of
+    milliseconds of every run that prices a call) and cached."""
+    import hashlib
+    import marshal
+
+    from ..cachedir import cache_dirs, read_cached, write_cached
+
+    st = path.stat()
+    key = hashlib.sha256(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\0compact-1".encode()).hexdigest()[:24] + ".models"
+    dirs = cache_dirs("models")
+    data = read_cached(dirs, key)
+    if data is not None:
+        try:
+            models, providers, prices = marshal.loads(data)
+            if isinstance(models, dict) and isinstance(providers, list) and isinstance(prices, dict):
+                return models, providers, prices
+        except (ValueError, EOFError, TypeError):
+            pass
+    with open(path, encoding="utf-8") as fh:
+        table = compact(json.load(fh))
+    write_cached(dirs, key, marshal.dumps(table))
+    return table
+
+
 def _load(forced: str) -> ModelTable:
     path = None
     if forced and forced != "snapshot":
@@ -203,8 +229,7 @@ def _load(forced: str) -> ModelTable:
         path = installed_litellm_file()
     if path is not None:
         try:
-            with open(path, encoding="utf-8") as fh:
-                models, providers, prices = compact(json.load(fh))
+            models, providers, prices = _compacted(path)
             return ModelTable(
                 f"litellm ({path})", {k: (v[0], v[1], v[2]) for k, v in models.items()}, frozenset(providers),
                 {k: (v[0], v[1]) for k, v in prices.items()},

@@ -1,0 +1,236 @@
+"""A small HTTP/1.1 client on asyncio streams: JSON POSTs over kept-alive connections, one pool per origin.
+
+What the native client needs and nothing more: ``POST`` with a body, ``Content-Length`` or chunked
+answers (``gzip``/``deflate`` decoded), keep-alive connections reused up to the run's concurrency, a
+fresh connection once when a kept-alive one turns out closed, TLS with the system's certificates
+for ``https`` (certifi's bundle, or ``$SSL_CERT_FILE``). No redirects, no proxies, no cookies. It replaces httpx on this path because httpx
+and its dependencies cost 130-180 ms of every run's start-up (import and first client) and about
+half a millisecond of CPU a call; this costs a few milliseconds and a tenth of that.
+
+Failures are :class:`HTTPFailure` with a ``kind``: ``refused`` (nothing listens), ``connect`` (DNS,
+TLS, network), ``timeout``, ``closed`` (the server closed the connection mid-answer), ``protocol``
+(not HTTP, or an answer too large).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+MAX_HEADER_LINES = 200
+MAX_LINE = 64 * 1024
+
+
+class HTTPFailure(Exception):
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class Response:
+    __slots__ = ("status", "headers", "content")
+
+    def __init__(self, status: int, headers: dict[str, str], content: bytes) -> None:
+        self.status = status
+        self.headers = headers  # names lower-cased
+        self.content = content
+
+
+_Origin = tuple[str, str, int]
+
+
+class Pool:
+    """At most ``size`` requests at a time, over kept-alive connections per origin (at most ``size``
+    idle ones each); use in one event loop."""
+
+    def __init__(self, size: int = 8, *, max_body: int = 64 * 1024 * 1024, user_agent: str = "promptctl") -> None:
+        self.size = max(1, size)
+        self.max_body = max_body
+        self.user_agent = user_agent
+        self._idle: dict[_Origin, list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]] = {}
+        self._tls: ssl.SSLContext | None = None
+        self._slots = asyncio.Semaphore(self.size)
+
+    def _context(self) -> ssl.SSLContext:
+        """Made at the first https request (plain-http runs never load certificates): the bundle
+        ``$SSL_CERT_FILE`` or ``$SSL_CERT_DIR`` names, else certifi's (as httpx and requests use it),
+        else the system's."""
+        if self._tls is None:
+            import os
+
+            if os.environ.get("SSL_CERT_FILE") or os.environ.get("SSL_CERT_DIR"):
+                self._tls = ssl.create_default_context(cafile=os.environ.get("SSL_CERT_FILE") or None,
+                                                       capath=os.environ.get("SSL_CERT_DIR") or None)
+            else:
+                try:
+                    import certifi
+                except ImportError:
+                    self._tls = ssl.create_default_context()
+                else:
+                    self._tls = ssl.create_default_context(cafile=certifi.where())
+        return self._tls
+
+    async def post(self, url: str, content: bytes, headers: Mapping[str, str], timeout: float) -> Response:
+        """POST ``content`` to ``url``; the whole answer within ``timeout`` seconds."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise HTTPFailure("connect", f"not an http(s) URL: {url}")
+        secure = parts.scheme == "https"
+        origin = (parts.scheme, parts.hostname, parts.port or (443 if secure else 80))
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        host = parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
+        if ":" in parts.hostname and not host.startswith("["):  # an IPv6 literal
+            host = f"[{parts.hostname}]" + (f":{parts.port}" if parts.port else "")
+        lines = [f"POST {target} HTTP/1.1", f"Host: {host}", f"User-Agent: {self.user_agent}",
+                 "Accept-Encoding: gzip, deflate", "Connection: keep-alive", f"Content-Length: {len(content)}"]
+        lines += [f"{k}: {v}" for k, v in headers.items()]
+        request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + content
+        try:
+            async with self._slots:  # the wait for a free connection is not part of the timeout
+                return await asyncio.wait_for(self._exchange(origin, request), timeout)
+        except asyncio.TimeoutError:
+            raise HTTPFailure("timeout", f"no answer within {timeout:g} s") from None
+
+    async def _exchange(self, origin: _Origin, request: bytes) -> Response:
+        idle = self._idle.get(origin)
+        while idle:  # a kept-alive connection first; one the server has closed meanwhile is dropped
+            reader, writer = idle.pop()
+            if reader.at_eof() or writer.is_closing():
+                writer.close()
+                continue
+            try:
+                return await self._once(origin, reader, writer, request, reused=True)
+            except _Stale:
+                writer.close()
+        reader, writer = await self._open(origin)
+        try:
+            return await self._once(origin, reader, writer, request, reused=False)
+        except _Stale:  # a new connection that closes before answering
+            raise HTTPFailure("closed", "the server closed the connection before answering") from None
+
+    async def _open(self, origin: _Origin) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        scheme, host, port = origin
+        try:
+            return await asyncio.open_connection(host, port, ssl=self._context() if scheme == "https" else None,
+                                                 limit=MAX_LINE)
+        except ConnectionRefusedError:
+            raise HTTPFailure("refused", "connection refused") from None
+        except ssl.SSLError as e:
+            raise HTTPFailure("connect", f"TLS: {e.reason or e}") from None
+        except OSError as e:
+            raise HTTPFailure("connect", e.strerror or str(e) or type(e).__name__) from None
+
+    async def _once(self, origin: _Origin, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                    request: bytes, *, reused: bool) -> Response:
+        try:
+            return await self._on(origin, reader, writer, request, reused)
+        except asyncio.CancelledError:  # a timeout or Ctrl-C mid-answer: this connection is not reusable
+            writer.close()
+            raise
+
+    async def _on(self, origin: _Origin, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                  request: bytes, reused: bool) -> Response:
+        try:
+            writer.write(request)
+            await writer.drain()
+            status_line = await reader.readline()
+        except (ConnectionError, OSError) as e:
+            writer.close()
+            if reused:
+                raise _Stale() from None
+            raise HTTPFailure("closed", f"the connection failed: {e.strerror or e}") from None
+        if not status_line:
+            writer.close()
+            raise _Stale()
+        try:
+            response, keep = await self._read(reader, status_line)
+        except (asyncio.IncompleteReadError, ConnectionError, OSError):
+            writer.close()
+            raise HTTPFailure("closed", "the server closed the connection mid-answer") from None
+        except (ValueError, asyncio.LimitOverrunError) as e:
+            writer.close()
+            raise HTTPFailure("protocol", f"not an HTTP answer ({e})") from None
+        if keep and len(self._idle.setdefault(origin, [])) < self.size:
+            self._idle[origin].append((reader, writer))
+        else:
+            writer.close()
+        return response
+
+    async def _read(self, reader: asyncio.StreamReader, status_line: bytes) -> tuple[Response, bool]:
+        parts = status_line.decode("latin-1").split(None, 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+            raise ValueError(f"status line {status_line[:80]!r}")
+        status = int(parts[1])
+        headers: dict[str, str] = {}
+        for _ in range(MAX_HEADER_LINES):
+            line = await reader.readline()
+            if not line.endswith(b"\n"):
+                raise asyncio.IncompleteReadError(line, None)
+            if line in (b"\r\n", b"\n"):
+                break
+            name, sep, value = line.decode("latin-1").partition(":")
+            if not sep:
+                raise ValueError(f"header line {line[:80]!r}")
+            key = name.strip().lower()
+            headers[key] = f"{headers[key]}, {value.strip()}" if key in headers else value.strip()
+        else:
+            raise ValueError("too many header lines")
+        keep = parts[0] == "HTTP/1.1" and "close" not in headers.get("connection", "").lower()
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            body = await self._chunked(reader)
+        elif "content-length" in headers:
+            length = int(headers["content-length"])
+            if length < 0 or length > self.max_body:
+                raise ValueError(f"a body of {length} bytes")
+            body = await reader.readexactly(length)
+        elif status in (204, 304) or 100 <= status < 200:
+            body = b""
+        else:  # no length: the body runs to the end of the connection
+            body = await reader.read(self.max_body + 1)
+            keep = False
+        if len(body) > self.max_body:
+            raise ValueError(f"a body larger than {self.max_body} bytes")
+        encoding = headers.get("content-encoding", "").lower()
+        if encoding in ("gzip", "deflate"):
+            import zlib
+
+            try:
+                body = zlib.decompressobj(wbits=31 if encoding == "gzip" else 15).decompress(body, self.max_body)
+            except zlib.error as e:
+                raise ValueError(f"a {encoding} body that does not decode ({e})") from None
+        return Response(status, headers, body), keep
+
+    async def _chunked(self, reader: asyncio.StreamReader) -> bytes:
+        out = bytearray()
+        while True:
+            line = await reader.readline()
+            if not line.endswith(b"\n"):
+                raise asyncio.IncompleteReadError(line, None)
+            size = int(line.split(b";", 1)[0].strip() or b"x", 16)
+            if size == 0:
+                while (await reader.readline()) not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return bytes(out)
+            if len(out) + size > self.max_body:
+                raise ValueError(f"a body larger than {self.max_body} bytes")
+            out += await reader.readexactly(size)
+            await reader.readexactly(2)
+
+    async def aclose(self) -> None:
+        for connections in self._idle.values():
+            for _, writer in connections:
+                writer.close()
+        for connections in self._idle.values():
+            for _, writer in connections:
+                try:
+                    await writer.wait_closed()
+                except (ConnectionError, OSError, ssl.SSLError):
+                    pass
+        self._idle.clear()
+
+
+class _Stale(Exception):
+    """A kept-alive connection that the server had closed: try again on a new one."""
+
