@@ -22,7 +22,7 @@ import difflib
 import json
 import os
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -165,8 +165,9 @@ def _project_rel(project_root: str | os.PathLike[str], shown: str) -> str:
     return Path(shown).as_posix()
 
 
-def _read(path: Path) -> list[PendingCase]:
-    """The entries of one store file; torn or foreign lines are skipped (this is a cache of a run)."""
+def _read(path: Path, skip: Container[str] = ()) -> list[PendingCase]:
+    """The entries of one store file, but those of the cases in ``skip`` (about to be replaced);
+    torn or foreign lines are skipped (this is a cache of a run)."""
     try:
         text = path.read_text(encoding="utf-8")
     except (FileNotFoundError, NotADirectoryError):
@@ -176,7 +177,10 @@ def _read(path: Path) -> list[PendingCase]:
         if not line.strip():
             continue
         try:
-            entries.append(PendingCase.from_json(json.loads(line)))
+            data = json.loads(line)
+            if skip and data.get("case") in skip:
+                continue
+            entries.append(PendingCase.from_json(data))
         except (ValueError, KeyError, TypeError, AttributeError):
             continue
     return entries
@@ -336,6 +340,16 @@ def _save_dataset(
     def scrub(value: Any) -> Any:
         return redact_data(value, secrets)
 
+    hashes: dict[Any, str] = {}
+
+    def golden_hash(golden: Any) -> str:  # goldens are often None or repeated text: hash each once
+        if golden is None or isinstance(golden, str):
+            found = hashes.get(golden)
+            if found is None:
+                found = hashes[golden] = content_hash(golden)
+            return found
+        return content_hash(golden)
+
     dataset = d.dataset
     rel = _project_rel(project_root, dataset.path)
     sources: dict[str, str] = {}  # a dataset's cases share a few files: resolve each once
@@ -374,17 +388,17 @@ def _save_dataset(
                 model=r.model or d.model,
                 run=dict(run),
                 position=positions[case.id],
-                old_hash=content_hash(case.golden),
+                old_hash=golden_hash(case.golden),
             )
         )
-    before = _read(_store_file(project_root, rel))
-    if not before and not fresh:
+    store = _store_file(project_root, rel)
+    if not fresh and not store.exists():
         return rel, 0
-    kept = [replace(e, position=positions[e.case]) for e in before
-            if e.dataset == rel and (e.case in cases or e.origin == "observed") and e.case not in ran]
+    # the cases that ran are replaced by what they gave now: their old entries are not even parsed
+    kept = [replace(e, position=positions[e.case]) for e in _read(store, skip=ran)
+            if e.dataset == rel and (e.case in cases or e.origin == "observed")]
     entries = sorted(kept + fresh, key=lambda e: e.position)
-    if entries != before:
-        _write(project_root, rel, entries)
+    _write(project_root, rel, entries)
     return rel, len(entries)
 
 
