@@ -619,16 +619,18 @@ def _value(v: Any) -> str:
 
 
 def _dataset_bits(x: DatasetDiff) -> list[str]:
-    """``+2 cases, 1 goldens changed``: what changed in a dataset, in a few words."""
+    """``+2 cases, 1 golden changed``: what changed in a dataset, in a few words."""
+    from .text import plural
+
     bits = []
     if x.cases_added:
-        bits.append(f"+{len(x.cases_added)} cases")
+        bits.append("+" + plural(len(x.cases_added), "case"))
     if x.cases_removed:
-        bits.append(f"-{len(x.cases_removed)} cases")
+        bits.append("-" + plural(len(x.cases_removed), "case"))
     if x.goldens_changed:
-        bits.append(f"{len(x.goldens_changed)} goldens changed")
+        bits.append(plural(len(x.goldens_changed), "golden") + " changed")
     if x.other_changed:
-        bits.append(f"{len(x.other_changed)} other changes")
+        bits.append(plural(len(x.other_changed), "other change"))
     if x.error:
         bits.append("does not load")
     return bits
@@ -636,6 +638,8 @@ def _dataset_bits(x: DatasetDiff) -> list[str]:
 
 def stat_lines(d: ProjectDiff) -> list[str]:
     """One line per prompt (and dataset): ``M support/reply  3 changes  BREAKING``."""
+    from .text import plural
+
     lines = []
     width = max([len(_title(p)) for p in d.prompts] + [len(x.path) for x in d.datasets] + [10])
     for p in d.prompts:
@@ -643,7 +647,7 @@ def stat_lines(d: ProjectDiff) -> list[str]:
             "added": "added",
             "removed": "removed",
             "renamed": "renamed (same content)",
-        }.get(p.status, f"{len(p.changes)} change{'s' if len(p.changes) != 1 else ''}")
+        }.get(p.status, plural(len(p.changes), "change"))
         if p.error:
             what += " (does not load)"
         flag = "  BREAKING" if p.breaking else ""
@@ -658,7 +662,9 @@ def format_text(d: ProjectDiff, *, stat: bool = False) -> str:
     """The diff for a terminal."""
     if not d.changed:
         return f"no differences between {d.old} and {d.new}\n"
-    out = [f"diff {d.old} -> {d.new}: {len(d.prompts)} prompt(s), {len(d.datasets)} dataset(s) changed"
+    from .text import plural
+
+    out = [f"diff {d.old} -> {d.new}: {plural(len(d.prompts), 'prompt')}, {plural(len(d.datasets), 'dataset')} changed"
            + ("; BREAKING changes" if d.breaking else "")]
     if stat:
         return "\n".join(out + stat_lines(d)) + "\n"

@@ -607,7 +607,7 @@ def test_rag_assertions_call_the_grader_and_embedder_recorded(tmp_path, server, 
     r = cli(["test", "--format", "json"], cwd=root)
     assert r.code == 0, r.err
     asserts = {a["type"]: a for a in json.loads(r.out)["datasets"][0]["cases"][0]["asserts"]}
-    assert asserts["context-faithfulness"]["reason"] == "faithfulness 1.00 >= 0.9 (1 of 1 statements supported by the context)"
+    assert asserts["context-faithfulness"]["reason"] == "faithfulness 1.00 >= 0.9 (1 of 1 statement supported by the context)"
     assert asserts["answer-relevance"]["score"] == pytest.approx(1.0) and "embedding similarity" in asserts["answer-relevance"]["reason"]
     assert server.count(model="gpt-4o") == 3 and server.count(path="/v1/embeddings") == 1
     server.reset()

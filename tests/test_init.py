@@ -283,12 +283,15 @@ def test_init_without_dir_uses_the_current_folder(tmp_path, cli):
     assert files_under(here) == set(SCAFFOLD)
     assert sorted(r.out.splitlines()) == sorted(SCAFFOLD)
     assert open_project(here).prompt_names() == ["summarize", "support/reply"]
+    assert "created a promptctl project in . (16 files)." in r.err
+    assert "next: promptctl render support/reply --sample refund" in r.err  # no `cd . &&`
 
 
 def test_init_into_a_new_nested_folder(tmp_path, cli):
     target = tmp_path / "a" / "b" / "c"
     r = cli(["init", "a/b/c"], cwd=tmp_path)
     assert r.code == 0, r.err
+    assert "next: cd a/b/c && promptctl render support/reply --sample refund" in r.err
     assert files_under(target) == set(SCAFFOLD)
     assert {Path(p).as_posix() for p in r.out.splitlines()} == {f"a/b/c/{rel}" for rel in SCAFFOLD}
     r2 = cli(["render", "summarize", "--sample", "release-notes"], cwd=target)

@@ -200,8 +200,7 @@ def _write(path: str, text: str, what: str) -> None:
     write_output(path, text, what=what)
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
+from ..text import plural as _plural  # noqa: E402
 
 
 def _shown(path: str | None) -> str:

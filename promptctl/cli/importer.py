@@ -76,9 +76,11 @@ def promptfoo_command(
                 note(f"  {item}")
         for line in plan.notes:
             note(f"note: {line}")
+        from ..text import plural
+
         n = len(plan.skipped)
-        left = f", {n} item{'s' if n != 1 else ''} not carried over" if n else ""
-        note(f"imported {path} into {target} ({len(written)} file{'s' if len(written) != 1 else ''}{left}).")
-        where = "" if target == Path(".") else f"cd {shlex.quote(str(target))} && "
+        left = f", {plural(n, 'item')} not carried over" if n else ""
+        note(f"imported {path} into {target} ({plural(len(written), 'file')}{left}).")
+        where = "" if target.resolve() == Path.cwd().resolve() else f"cd {shlex.quote(str(target))} && "
         note(f"next: {where}promptctl lint && promptctl test")
     raise typer.Exit(1 if strict and plan.skipped else 0)

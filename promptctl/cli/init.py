@@ -30,5 +30,9 @@ def init_command(
     written = init_project(directory)
     for rel in written:
         typer.echo(str(directory / rel))
-    note(f"created a promptctl project in {directory} ({len(written)} files).")
-    note(f"next: cd {shlex.quote(str(directory))} && promptctl render support/reply --sample refund")
+    from ..text import plural
+
+    note(f"created a promptctl project in {directory} ({plural(len(written), 'file')}).")
+    here = directory.resolve() == Path.cwd().resolve()
+    first = "" if here else f"cd {shlex.quote(str(directory))} && "
+    note(f"next: {first}promptctl render support/reply --sample refund")

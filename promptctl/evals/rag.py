@@ -28,6 +28,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ..text import plural
 from .assertions import (
     AssertionSetupError,
     Judge,
@@ -209,7 +210,7 @@ async def _context_recall(spec: Mapping[str, Any], s: Subject, judge: Judge, inv
         raise AssertionSetupError(f"the grader marked no sentence [Attributed] or [Not Attributed]: {_show(answer)}")
     attributed = sum(1 for line in marked if "[not attributed]" not in line.lower())
     ok, score, reason = _scored("context recall", attributed / len(marked), limit)
-    return ok, score, f"{reason} ({attributed} of {len(marked)} sentences attributed)"
+    return ok, score, f"{reason} ({attributed} of {plural(len(marked), 'sentence')} attributed)"
 
 
 async def _context_relevance(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool) -> Outcome:
@@ -223,7 +224,7 @@ async def _context_relevance(spec: Mapping[str, Any], s: Subject, judge: Judge, 
     else:
         extracted = min(len(dict.fromkeys(_sentences(answer))), len(units))
     ok, score, reason = _scored("context relevance", extracted / len(units) if units else 0.0, limit)
-    return ok, score, f"{reason} ({extracted} of {len(units)} sentences of the context needed)"
+    return ok, score, f"{reason} ({extracted} of {plural(len(units), 'sentence')} of the context needed)"
 
 
 async def _context_faithfulness(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool) -> Outcome:
@@ -246,7 +247,7 @@ async def _context_faithfulness(spec: Mapping[str, Any], s: Subject, judge: Judg
     # a statement without a verdict counts as unsupported (promptfoo 0.121.19 on)
     supported = sum(verdicts[: len(statements)])
     ok, score, reason = _scored("faithfulness", max(0.0, min(1.0, supported / len(statements))), limit)
-    return ok, score, f"{reason} ({supported} of {len(statements)} statements supported by the context)"
+    return ok, score, f"{reason} ({supported} of {plural(len(statements), 'statement')} supported by the context)"
 
 
 async def _answer_relevance(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: bool) -> Outcome:

@@ -21,9 +21,7 @@ FORMATS = ("text", "json", "junit", "markdown", "html")
 # -- small formatting helpers ------------------------------------------------------------------
 
 
-def _n(count: int, noun: str) -> str:
-    """``1 error``, ``2 errors``, ``0 errors``."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"
+from ..text import plural as _n  # noqa: E402  ("1 error", "2 errors")
 
 
 def _pct(x: float) -> str:

@@ -119,8 +119,7 @@ def render(fmt: str, findings: Sequence[Finding]) -> str:
     return {"text": text, "json": as_json, "sarif": sarif, "github": github}[fmt](findings)
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
+from ..text import plural as _plural  # noqa: E402
 
 
 def summary(errors: int, warnings: int, files: int) -> str:
