@@ -121,3 +121,13 @@ def test_dash_capital_v_prints_the_version(cli):
 
     r = cli(["-V"])
     assert r.code == 0 and r.out.strip() == f"promptctl {__version__}"
+
+
+def test_costs_in_the_json_report_are_written_without_float_noise():
+    import json
+
+    from promptctl.evals.results import CaseResult
+
+    case = CaseResult("a", "passed", cost_usd=1.01e-05 + 2.02e-05)  # 3.0299999999999998e-05 as a float sum
+    assert '"cost_usd": 3.03e-05' in json.dumps(case.to_json())
+    assert CaseResult("b", "passed").to_json()["cost_usd"] is None

@@ -51,7 +51,7 @@ class CaseResult:
             "output": self.output,
             "model": self.model,
             "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 1),
-            "cost_usd": self.cost_usd,
+            "cost_usd": _usd(self.cost_usd),
             "tokens": self.tokens,
             "recorded": self.recorded,
             "source": self.source,
@@ -69,7 +69,7 @@ class CaseResult:
                 "reason": self.baseline.reason,
                 "output": self.baseline.output,
                 "latency_ms": None if self.baseline.latency_ms is None else round(self.baseline.latency_ms, 1),
-                "cost_usd": self.baseline.cost_usd,
+                "cost_usd": _usd(self.baseline.cost_usd),
                 "tokens": self.baseline.tokens,
             },
         }
@@ -157,6 +157,11 @@ class DatasetResult:
 
 def _r(v: float | None) -> float | None:
     return None if v is None else round(v, 1)
+
+
+def _usd(v: float | None) -> float | None:
+    """A cost as JSON writes it: ``3.03e-05``, not the float sum's ``3.0299999999999998e-05``."""
+    return None if v is None else round(v, 12)
 
 
 @dataclass(frozen=True, slots=True)
