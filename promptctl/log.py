@@ -53,7 +53,8 @@ def _snapshot(repo: Any, commit: Any, prefix: str, root: Path) -> tuple[dict[str
     return hashes, errors
 
 
-def prompt_log(root: Path, name: str | None = None, *, max_count: int = 100, rev: str = "HEAD") -> list[LogEntry]:
+def prompt_log(root: Path, name: str | None = None, *, max_count: int = 100, rev: str = "HEAD",
+               shown: str | None = None) -> list[LogEntry]:
     """Newest first: every commit (up to ``max_count`` touching the prompts) where a prompt changed."""
     import git
 
@@ -74,12 +75,13 @@ def prompt_log(root: Path, name: str | None = None, *, max_count: int = 100, rev
     try:
         commits = list(repo.iter_commits(rev, paths=paths, max_count=max_count + 1))
     except (git.GitCommandError, ValueError) as e:
-        raise UsageError(f"cannot read history from {rev!r}", hint="does the repository have commits?") from e
+        raise UsageError(f"cannot read history from {shown or rev!r}",
+                         hint="does the repository have commits, and is it a version, a channel or a git revision?") from e
 
     snapshots = [(c, *_snapshot(repo, c, prefix, root)) for c in commits]
     if name is not None and not any(name in s[1] for s in snapshots[:1]) and snapshots:
         if not any(name in s[1] for s in snapshots):
-            raise NotFoundError(f"prompt {name!r} is not in the history of {rev}")
+            raise NotFoundError(f"prompt {name!r} is not in the history of {shown or rev}")
 
     entries: list[LogEntry] = []
     current = name

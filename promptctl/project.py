@@ -37,6 +37,31 @@ def open_project(project: str | os.PathLike[str] | None = None, *, ref: str | No
     return load_project(resolve_source(root, ref), root)
 
 
+def git_revision(root: Path, version: str) -> str:
+    """The git revision a version name stands for, for commands that read history (``promptctl log``):
+    ``vN`` and channels are the commit their bundle was published from (else the tag
+    ``<tag_prefix>vN``); anything else is a git revision as it is."""
+    from .registry.resolve import registry_source
+
+    found, _ = registry_source(root, version)
+    commit = (getattr(found, "bundle", None) or {}).get("git", {}).get("commit") if found is not None else None
+    if commit:
+        return str(commit)
+    if found is not None:
+        raise UsageError(f"{version} names no commit: its bundle was published without one",
+                         hint="give the git revision it was made from instead")
+    if VERSION_RE.fullmatch(version):
+        prefix = "prompts/"
+        try:
+            data = load_yaml(WorkTree(root), CONFIG_NAME).data
+            if isinstance(data, dict) and isinstance(data.get("tag_prefix"), str):
+                prefix = data["tag_prefix"]
+        except FileFormatError:
+            pass
+        return f"refs/tags/{prefix}{version}"
+    return version
+
+
 def resolve_source(root: Path, version: str | None) -> Source:
     """The files of the project at ``version``.
 

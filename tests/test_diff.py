@@ -322,3 +322,24 @@ def test_log_follows_changes_partials_and_renames(repo, cli):
 def test_log_unknown_prompt(repo, cli):
     r = cli(["log", "nope"], cwd=repo.root)
     assert r.code == 2 and "'nope' is not in the history" in r.err
+
+
+def test_log_starts_from_a_version_a_channel_or_a_revision(git_repo, git_env, cli):
+    """`log --ref` takes every version name the other commands take (and --rev still works)."""
+    from promptctl.scaffold import init_project
+
+    init_project(git_repo.root)
+    git_repo.commit("example")
+    assert cli(["publish", "-m", "first", "--channel", "production"], cwd=git_repo.root).code == 0
+    summary = git_repo.root / "prompts/summarize.prompt.yaml"
+    git_repo.commit("shorter summaries", {"prompts/summarize.prompt.yaml": summary.read_text().replace("Summarize", "Briefly summarize")})
+
+    def subjects(*args):
+        r = cli(["log", "summarize", "--format", "json", *args], cwd=git_repo.root)
+        assert r.code == 0, r.err
+        return [e["subject"] for e in json.loads(r.out)]
+
+    assert subjects() == ["shorter summaries", "example"]
+    assert subjects("--ref", "v1") == subjects("-r", "production") == subjects("--rev", "HEAD~1") == ["example"]
+    r = cli(["log", "--ref", "v9"], cwd=git_repo.root)
+    assert r.code == 2 and "cannot read history from 'v9'" in r.err

@@ -62,7 +62,10 @@ def diff_command(
 def log_command(
     name: Annotated[Optional[str], typer.Argument(help="A prompt name; omit for every prompt.")] = None,
     max_count: Annotated[int, typer.Option("--max-count", "-n", min=1, help="Look at most this many commits back.")] = 100,
-    rev: Annotated[str, typer.Option("--rev", help="Start from this revision.")] = "HEAD",
+    ref: Annotated[Optional[str], typer.Option(
+        "--ref", "-r", help="Start from this version: vN (a published version), a channel (production), or a git "
+        "revision (HEAD~1, main, a tag or sha). Default: HEAD.")] = None,
+    rev: Annotated[Optional[str], typer.Option("--rev", hidden=True, help="The old name of --ref.")] = None,
     fmt: Annotated[TextOrJson, typer.Option("--format", help="text or json.")] = TextOrJson.text,
     project: ProjectOption = None,
 ) -> None:
@@ -73,8 +76,12 @@ def log_command(
     """
     from ..config import project_root
     from ..log import format_log, prompt_log
+    from ..project import git_revision
 
-    entries = prompt_log(project_root(project_dir(project)), name, max_count=max_count, rev=rev)
+    root = project_root(project_dir(project))
+    start = ref or rev
+    entries = prompt_log(root, name, max_count=max_count, rev=git_revision(root, start) if start else "HEAD",
+                         shown=start or "HEAD")
     if fmt is TextOrJson.json:
         emit_json([e.to_json() for e in entries])
     else:
