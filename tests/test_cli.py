@@ -659,3 +659,38 @@ def test_only_the_command_run_is_built_and_the_app_is_whole_after(cli, tmp_path)
     r = cli(["--help"], cwd=tmp_path)
     commands = r.out.split("Commands:", 1)[1]
     assert all(re.search(rf"^\s+{name}\s", commands, re.M) for name in ("init", "test", "golden", "export"))
+
+
+def test_short_flags_mean_one_thing_in_every_command():
+    """One meaning per short flag across every command (and -m is the message, as in git)."""
+    import collections
+
+    from typer.main import get_command
+
+    from promptctl.cli import app
+
+    meanings = collections.defaultdict(set)
+
+    def walk(cmd, path):
+        for p in cmd.params:
+            if getattr(p, "hidden", False):
+                continue
+            for opt in p.opts:
+                if opt.startswith("-") and not opt.startswith("--"):
+                    meanings[opt].add(next((o for o in p.opts if o.startswith("--")), opt))
+        for sub in getattr(cmd, "commands", {}).values():
+            walk(sub, f"{path} {sub.name}")
+
+    walk(get_command(app), "promptctl")
+    assert meanings["-m"] == {"--message"}
+    assert {flag: names for flag, names in meanings.items() if len(names) > 1 and flag != "-o"} == {}
+    assert meanings["-o"] == {"--output", "--into"}  # import promptfoo -o DIR: where the output goes
+
+
+def test_test_dash_m_still_selects_a_model_with_a_warning(cli, tmp_path):
+    from promptctl.scaffold import init_project
+
+    init_project(tmp_path)
+    r = cli(["test", "-m", "fast", "--mode", "replay", "-q"], cwd=tmp_path)
+    assert "warning: -m for --model is going away" in r.err and "write --model fast" in r.err
+    assert r.code in (0, 1), r.err

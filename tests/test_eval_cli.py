@@ -56,7 +56,7 @@ def test_replay_and_recorded_runs_work_without_litellm_and_litellm_models_say_wh
     assert "nothing was called; export OPENAI_API_KEY=…" in p.stderr
 
     # a model only litellm speaks says what to install
-    p = promptctl(["test", "--mode", "refresh", "-m", "anthropic/claude-3-5-haiku-20241022"], demo, env)
+    p = promptctl(["test", "--mode", "refresh", "--model", "anthropic/claude-3-5-haiku-20241022"], demo, env)
     assert p.returncode == 2
     assert p.stdout == ""
     assert "litellm, which is not installed" in p.stderr
@@ -91,7 +91,7 @@ def test_a_changed_prompt_misses_its_recordings_in_replay(tmp_path, cli):
         (["test", "--mode", "sometimes"], "sometimes"),
         (["test", "--mode", "replay", "--filter", "zzz-no-case"], "no case matches --filter"),
         (["test", "--update-golden", "--ref", "HEAD"], "--update-golden"),
-        (["test", "--update-golden", "-m", "a", "-m", "b"], "at most one --model"),
+        (["test", "--update-golden", "--model", "a", "--model", "b"], "at most one --model"),
         (["test", "--mode", "replay", "--baseline", "-x"], "-x"),
         (["test", "--mode", "replay", "--timeout", "nan"], "--timeout must be a finite number"),
         (["test", "--mode", "replay", "--timeout", "inf"], "--timeout must be a finite number"),

@@ -220,7 +220,7 @@ def test_a_missing_key_variable_is_named_and_nothing_is_called(tmp_path, server,
 
 def test_an_unknown_model_alias_is_one_error_with_a_suggestion(tmp_path, server, cli):
     root = make_project(tmp_path / "p", server, {"x": "ask", "y": "tell"})
-    r = cli(["test", "-m", "locl"], cwd=root)
+    r = cli(["test", "--model", "locl"], cwd=root)
     assert (r.code, r.out) == (2, "") and server.count() == 0
     assert r.err.count("error:") == 1
     assert "unknown model 'locl': not an alias in promptctl.yaml" in r.err and "did you mean 'local'?" in r.err
@@ -272,7 +272,7 @@ def test_model_comparison_names_the_cheapest_that_meets_every_threshold(tmp_path
         server.answers[("backup-model", text)] = "the right answer, slowly"
     server.answers[("gpt-4o-mini", "alpha")] = "the right answer"
     server.answers[("gpt-4o-mini", "beta")] = "wrong"
-    r = cli(["test", "-m", "local", "-m", "big", "--format", "json"], cwd=root)
+    r = cli(["test", "--model", "local", "--model", "big", "--format", "json"], cwd=root)
     assert r.code == 0, r.err
     comparison = json.loads(r.out)["comparison"]
     by = {m["model"]: m for m in comparison["models"]}
@@ -282,11 +282,11 @@ def test_model_comparison_names_the_cheapest_that_meets_every_threshold(tmp_path
     assert comparison["cheapest"] == "big"
     assert "cheapest model meeting every threshold: big" in r.err
     server.answers[("gpt-4o-mini", "beta")] = "right"
-    r = cli(["test", "-m", "local", "-m", "big", "--mode", "refresh", "--format", "markdown"], cwd=root)
+    r = cli(["test", "--model", "local", "--model", "big", "--mode", "refresh", "--format", "markdown"], cwd=root)
     assert r.code == 0 and "Cheapest model meeting every threshold: **local**" in r.out
     server.answers[("gpt-4o", "beta")] = "wrong"
     server.answers[("gpt-4o-mini", "beta")] = "wrong"
-    r = cli(["test", "-m", "local", "-m", "big", "--mode", "refresh"], cwd=root)
+    r = cli(["test", "--model", "local", "--model", "big", "--mode", "refresh"], cwd=root)
     assert r.code == 1 and "no model meets every threshold" in r.err
 
 

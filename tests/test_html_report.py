@@ -189,7 +189,7 @@ def test_the_csp_stops_a_script_that_got_into_the_file(tmp_path, repo, browser):
 
 
 def test_model_comparison_has_a_table_and_a_chart(tmp_path, repo, browser):
-    r = _promptctl(["test", "-m", "local", "-m", "other", "--format", "html", "-o", "cmp.html"], repo)
+    r = _promptctl(["test", "--model", "local", "--model", "other", "--format", "html", "-o", "cmp.html"], repo)
     assert r.code == 0, r.err
     ctx, page, problems = _open(browser, repo / "cmp.html")
     try:

@@ -150,7 +150,7 @@ def test_support_bot_imports_lints_runs_and_replays(tmp_path, cli, server):
     }
     assert config["models"]["claude-haiku-4-5"]["model"] == "anthropic/claude-haiku-4-5"
     assert any("-m local -m claude-haiku-4-5" in n for n in report["notes"])
-    assert "promptctl test -m local -m claude-haiku-4-5" in (root / "promptctl.yaml").read_text()
+    assert "promptctl test --model local --model claude-haiku-4-5" in (root / "promptctl.yaml").read_text()
 
     support = load(root, "prompts/support.prompt.yaml")
     assert support["inputs"] == {"company": "string", "question": "string"}
@@ -271,7 +271,7 @@ def test_failures_replay_with_the_same_verdicts_and_models_compare(tmp_path, cli
     assert server.count(text="Answer briefly: {{ not a var }}") == 1
 
     server.answers[("gpt-4o", "Answer briefly: What is the capital of Spain?")] = "Madrid"
-    compare = cli(["test", "-m", "small", "-m", "big", "--format", "json"], cwd=root)
+    compare = cli(["test", "--model", "small", "--model", "big", "--format", "json"], cwd=root)
     assert compare.code == 0, compare.err  # big meets the threshold
     data = json.loads(compare.out)
     assert {d["model"]: d["ok"] for d in data["datasets"]} == {"small": False, "big": True}

@@ -87,8 +87,12 @@ def test_command(
     ] = Mode.auto,
     model: Annotated[
         Optional[list[str]],
-        typer.Option("--model", "-m", help="Run on this model (a litellm model string or an alias) instead of each "
+        typer.Option("--model", help="Run on this model (a litellm model string or an alias) instead of each "
                      "prompt's own. Repeat to compare models side by side."),
+    ] = None,
+    model_short: Annotated[
+        Optional[list[str]],
+        typer.Option("-m", hidden=True, help="The old short form of --model (-m is --message everywhere else)."),
     ] = None,
     baseline: Annotated[
         Optional[str],
@@ -143,7 +147,7 @@ def test_command(
     meets every threshold. When $GITHUB_STEP_SUMMARY is set, the Markdown report is appended to it.
 
     Examples: promptctl test --mode replay · promptctl test support-reply -k refund ·
-    promptctl test --baseline main --format junit -o evals.xml · promptctl test -m fast -m openai/gpt-4o ·
+    promptctl test --baseline main --format junit -o evals.xml · promptctl test --model fast --model openai/gpt-4o ·
     promptctl test --shard 2/4 --format json -o shard-2.json
     """
     from ..evals import reports
@@ -154,6 +158,10 @@ def test_command(
     for name, value in (("--timeout", timeout), ("--max-cost", max_cost)):
         if value is not None and not math.isfinite(value):
             raise UsageError(f"{name} must be a finite number, not {value}", hint=f"e.g. {name} 30")
+    if model_short:
+        note("warning: -m for --model is going away: -m is --message in every other command, as in git; "
+             "write --model " + " --model ".join(model_short))
+        model = [*(model or ()), *model_short]
     level = verbosity(quiet, verbose)
     if update_golden and ref is not None:
         raise UsageError("--update-golden writes to the working tree, so it cannot be combined with --ref")

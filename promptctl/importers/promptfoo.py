@@ -76,9 +76,9 @@ _WHY_TYPE = {
     "javascript": "promptctl runs no JavaScript; rewrite it as a `python` assertion (it gets `output` and `context`)",
     "webhook": "promptctl does not call webhooks to grade; rewrite it as a `python` assertion",
     "select-best": "it compares the outputs of several prompts or models; compare models with "
-                   "`promptctl test -m A -m B` instead",
+                   "`promptctl test --model A --model B` instead",
     "max-score": "it picks among the outputs of several prompts or models; compare models with "
-                 "`promptctl test -m A -m B` instead",
+                 "`promptctl test --model A --model B` instead",
     "human": "manual grading is done with `promptctl review`",
     "ruby": "promptctl runs no Ruby; rewrite it as a `python` assertion",
 }
@@ -988,7 +988,7 @@ class _Importer:
                         self.skip(f"test option `{okey}`", locate("options", okey, key=True), _option_why(okey))
             elif key in ("provider", "providers"):
                 self.skip(f"test `{key}`", locate(key, key=True), "a per-test provider is not carried over: every "
-                          "case runs on the prompt's model (`promptctl test -m ALIAS` picks another)")
+                          "case runs on the prompt's model (`promptctl test --model ALIAS` picks another)")
             elif key == "providerOutput":
                 self.skip("test `providerOutput`", locate(key, key=True), "a canned output is not carried over; "
                           "promptctl records real answers (`promptctl test` then `--mode replay`)")
@@ -1215,7 +1215,7 @@ class _Importer:
             comments = []
             if len(aliases) > 1:
                 comments = ["promptfoo ran every test on each provider: compare them with "
-                            + "`promptctl test " + " ".join(f"-m {a.name}" for a in aliases) + "`"]
+                            + "`promptctl test " + " ".join(f"--model {a.name}" for a in aliases) + "`"]
             entries.append(Entry("models", models, comments=comments))
         if settings:
             entries.append(Entry("test", dict(sorted(settings.items(), key=lambda kv: kv[0] != "concurrency"))))
@@ -1223,7 +1223,7 @@ class _Importer:
         if len(aliases) > 1:
             plan.notes.append(f"{len(aliases)} providers became model aliases ({', '.join(a.name for a in aliases)}); "
                               f"`{aliases[0].name}` is defaults.model: compare them with `promptctl test "
-                              + " ".join(f"-m {a.name}" for a in aliases) + "`")
+                              + " ".join(f"--model {a.name}" for a in aliases) + "`")
         table = None
         for a in [*aliases, *extra]:
             model = a.spec if isinstance(a.spec, str) else a.spec["model"]
