@@ -149,7 +149,7 @@ def test_support_bot_imports_lints_runs_and_replays(tmp_path, cli, server):
         "params": {"temperature": 0.2, "max_tokens": 200},
     }
     assert config["models"]["claude-haiku-4-5"]["model"] == "anthropic/claude-haiku-4-5"
-    assert any("-m local -m claude-haiku-4-5" in n for n in report["notes"])
+    assert any("--model local --model claude-haiku-4-5" in n for n in report["notes"])
     assert "promptctl test --model local --model claude-haiku-4-5" in (root / "promptctl.yaml").read_text()
 
     support = load(root, "prompts/support.prompt.yaml")
