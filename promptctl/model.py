@@ -93,7 +93,8 @@ class Prompt:
 
     @property
     def ref(self) -> str:
-        """``name@3f9a2c1``: what produced a rendered result, for logs and traces."""
+        """``name@3f9a2c1``: what produced a rendered result, for logs and traces (a published one:
+        :meth:`~promptctl.project.Project.ref_of`)."""
         return f"{self.name}@{self.short_hash}"
 
     def sample(self, name: str) -> Sample | None:

@@ -234,14 +234,24 @@ class Project:
             )
         return dict(found.inputs)
 
+    def ref_of(self, prompt: Prompt) -> str:
+        """The prompt's ref as the runtime spells it: ``support/reply@v3:3f9a2c1`` when the project is
+        read from a published version (``--ref v3``, or a channel serving v3), else ``support/reply@3f9a2c1``."""
+        bundle = getattr(self.source, "bundle", None)
+        version = bundle.get("version") if isinstance(bundle, Mapping) else None
+        return f"{prompt.name}@v{version}:{prompt.short_hash}" if version is not None else prompt.ref
+
     def render_result(self, name: str, values: Mapping[str, Any]) -> dict[str, Any]:
         """What ``promptctl render --format json`` prints for prompt ``name``."""
         prompt = self.get_prompt(name)
         messages = self.renderer.render(prompt, values)
+        alias = self.config.resolve_model(prompt.model) if prompt.model else None
         return {
             "prompt": prompt.name,
-            "ref": prompt.ref,
-            "model": prompt.model,
+            "ref": self.ref_of(prompt),
+            "model": prompt.model,  # as the prompt names it (an alias, or a model string)
+            "resolved_model": alias.model if alias else None,  # what the runtime calls: the alias resolved
+            "api_base": alias.api_base if alias else None,
             "params": dict(prompt.params),
             "fallbacks": list(prompt.fallbacks),
             "messages": messages,

@@ -19,7 +19,7 @@ from promptctl.errors import ConfigError
 from promptctl.scaffold import init_project
 from promptctl.schemas import NAMES, schema_dir
 
-RENDER_KEYS = {"prompt", "ref", "model", "params", "fallbacks", "messages", "output"}
+RENDER_KEYS = {"prompt", "ref", "model", "resolved_model", "api_base", "params", "fallbacks", "messages", "output"}
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 
 # What `promptctl render support/reply --sample refund` prints (the README shows the same).
@@ -220,12 +220,11 @@ def test_every_input_problem_is_listed_at_once(example, cli):
     assert any("unexpected" in p and "'extra'" in p for p in problems)
 
 
-def test_mistyped_input_from_a_flag_hints_at_inputs_file(example, cli):
+def test_a_number_from_a_flag_is_a_number(example, cli):
+    """`-i bullets=3` once failed with "must be integer, got string '3'": values follow the declared type."""
     r = cli(["render", "summarize", "--input", "text=hi", "--input", "bullets=3"], cwd=example)
-    assert r.code == 2
-    assert r.out == ""
-    assert "'bullets'" in r.err and "integer" in r.err
-    assert "--inputs" in r.err  # what to do: pass numbers with --inputs FILE
+    assert r.code == 0, r.err
+    assert "exactly 3 bullet points" in r.out
 
 
 def test_input_problems_from_a_file_in_json_mode(example, cli, tmp_path):
@@ -694,3 +693,23 @@ def test_test_dash_m_still_selects_a_model_with_a_warning(cli, tmp_path):
     r = cli(["test", "-m", "fast", "--mode", "replay", "-q"], cwd=tmp_path)
     assert "warning: -m for --model is going away" in r.err and "write --model fast" in r.err
     assert r.code in (0, 1), r.err
+
+
+def test_input_values_are_read_by_the_declared_type_and_from_files(example, cli, tmp_path):
+    text = tmp_path / "ticket.txt"
+    text.write_text("Dark mode shipped.\nIt is lovely.\n")
+    r = cli(["render", "summarize", "-i", "bullets=2", "-i", f"text=@{text}", "--format", "json"], cwd=example)
+    assert r.code == 0, r.err
+    messages = json.loads(r.out)["messages"]
+    assert "exactly 2 bullet points" in messages[0]["content"] and messages[1]["content"] == "Dark mode shipped.\nIt is lovely.\n"
+    r = cli(["render", "summarize", "-i", "bullets=2", "-i", "text=@@handle", "--format", "json"], cwd=example)
+    assert json.loads(r.out)["messages"][1]["content"] == "@handle"  # @@: a literal @
+    r = cli(["render", "summarize", "-i", "bullets=two", "-i", "text=x"], cwd=example)
+    assert (r.code, r.err) == (2, "error: --input bullets='two': 'bullets' is declared integer, and this is not JSON "
+                                  "(e.g. --input bullets=3)\n")
+    r = cli(["render", "summarize", "-i", "text=@missing.txt"], cwd=example)
+    assert r.code == 2 and "cannot read missing.txt: No such file or directory" in r.err
+    inputs = tmp_path / "in.json"
+    inputs.write_text('{"text": "from a file", "bullets": 4}')
+    r = cli(["render", "summarize", "--inputs-file", str(inputs), "--format", "json"], cwd=example)
+    assert r.code == 0 and "exactly 4 bullet points" in json.loads(r.out)["messages"][0]["content"]

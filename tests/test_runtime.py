@@ -374,3 +374,16 @@ def test_public_api():
     assert runtime.__all__ == ["GuardError", "GuardResult", "Prompt", "Registry", "RegistryStatus"]
     with pytest.raises(AttributeError):
         promptctl.nope  # noqa: B018
+
+
+def test_render_spells_a_published_prompts_ref_as_the_runtime_does(example, cli):
+    """One spelling of a ref everywhere: render --ref v1 / production says what the runtime says."""
+    runtime_ref = Registry(registry_dir(example), channel="production", refresh_s=0).get("support/reply").ref
+    for ref in ("v1", "production"):
+        r = cli(["render", "support/reply", "--sample", "refund", "--ref", ref, "--format", "json"], cwd=example.root)
+        assert r.code == 0, r.err
+        data = json.loads(r.out)
+        assert data["ref"] == runtime_ref and data["ref"].startswith("support/reply@v1:")
+        assert (data["model"], data["resolved_model"]) == ("fast", "openai/gpt-4o-mini")  # the alias and what it calls
+    r = cli(["render", "support/reply", "--sample", "refund"], cwd=example.root)
+    assert r.err.splitlines()[0] == f"support/reply@{runtime_ref.rsplit(':', 1)[1]}  model: fast (openai/gpt-4o-mini)"

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
-from ..errors import InputError, UsageError
+from ..errors import UsageError
 from .app import app
 from .common import ProjectOption, RefOption, TextOrJson, emit_json, note, project_dir
 
@@ -22,16 +22,51 @@ def _pairs(items: list[str]) -> dict[str, str]:
     return values
 
 
+def typed_inputs(pairs: dict[str, str], declared: dict[str, Any]) -> dict[str, Any]:
+    """``--input`` values as the inputs declare them: ``KEY=@FILE`` is the file's text (``@@`` for a
+    literal ``@``); a string input takes the text as it is; any other type (integer, number, boolean,
+    array, object) reads the text as JSON (``-i bullets=2``, ``-i tags='["a","b"]'``)."""
+    import json
+
+    out: dict[str, Any] = {}
+    for key, text in pairs.items():
+        if text.startswith("@@"):
+            text = text[1:]
+        elif text.startswith("@"):
+            path = Path(text[1:])
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as e:
+                raise UsageError(f"--input {key}=@{path}: cannot read {path}: {getattr(e, 'strerror', None) or e}",
+                                 hint="give a readable text file, or write @@ for a value that starts with @") from None
+        kind = (declared.get(key) or {}).get("type")
+        kinds = set(kind) if isinstance(kind, list) else {kind}
+        if kind is None or "string" in kinds:
+            out[key] = text
+            continue
+        try:
+            out[key] = json.loads(text)
+        except ValueError:
+            wanted = " or ".join(sorted(str(k) for k in kinds))
+            example = {"integer": "3", "number": "0.5", "boolean": "true", "array": "'[\"a\", \"b\"]'",
+                       "object": "'{\"k\": 1}'"}.get(str(kind), "null")
+            raise UsageError(f"--input {key}={text[:40]!r}: {key!r} is declared {wanted}, and this is not JSON",
+                             hint=f"e.g. --input {key}={example}") from None
+    return out
+
+
 @app.command("render")
 def render_command(
     name: Annotated[str, typer.Argument(help="The prompt's name: its path under the prompt root, e.g. support/reply.")],
     input_: Annotated[
         Optional[list[str]],
-        typer.Option("--input", "-i", metavar="KEY=VALUE", help="An input as KEY=VALUE (a string). Repeatable; wins over --inputs and --sample."),
+        typer.Option("--input", "-i", metavar="KEY=VALUE", help="An input as KEY=VALUE, read by the input's declared "
+                     "type: text for a string, JSON otherwise (-i bullets=2, -i tags='[\"a\"]'); KEY=@FILE reads a file. "
+                     "Repeatable; wins over --inputs-file and --sample."),
     ] = None,
     inputs_file: Annotated[
         Optional[Path],
-        typer.Option("--inputs", help="A YAML or JSON file of inputs (- reads stdin). Wins over --sample."),
+        typer.Option("--inputs-file", "--inputs", help="A YAML or JSON file of inputs (- reads stdin). Wins over --sample."),
     ] = None,
     sample: Annotated[Optional[str], typer.Option("--sample", "-s", help="Start from the inputs of this named sample.")] = None,
     fmt: Annotated[TextOrJson, typer.Option("--format", help="text for people, json for scripts.")] = TextOrJson.text,
@@ -41,7 +76,8 @@ def render_command(
     """Render a prompt's messages exactly as the model will see them.
 
     Inputs are validated against the prompt's declared inputs (defaults applied); every problem is
-    reported at once. `--format json` prints {prompt, ref, model, params, fallbacks, messages, output}.
+    reported at once. `--format json` prints {prompt, ref, model, resolved_model, api_base, params, fallbacks,
+    messages, output}.
 
     Example: promptctl render support/reply --input ticket="I want a refund" --format json
     """
@@ -55,17 +91,16 @@ def render_command(
     if inputs_file is not None:
         values.update(load_inputs_file(str(inputs_file)))
     pairs = _pairs(input_ or [])
-    values.update(pairs)
-    try:
-        result = proj.render_result(name, values)
-    except InputError as e:
-        if pairs and not e.hint:
-            e.hint = "--input values are strings; pass numbers, lists and objects with --inputs FILE"
-        raise
+    if pairs:
+        values.update(typed_inputs(pairs, dict(proj.get_prompt(name).inputs)))
+    result = proj.render_result(name, values)
     if fmt is TextOrJson.json:
         emit_json(result)
         return
-    note(f"{result['ref']}  model: {result['model'] or '(none)'}")
+    model = result["model"] or "(none)"
+    if result.get("resolved_model") and result["resolved_model"] != result["model"]:
+        model += f" ({result['resolved_model']})"  # an alias, and what it resolves to
+    note(f"{result['ref']}  model: {model}")
     for i, message in enumerate(result["messages"]):
         if i:
             typer.echo("")

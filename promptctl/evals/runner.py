@@ -414,7 +414,7 @@ def _jobs(
             result = DatasetResult(
                 dataset=dataset,
                 model=model or (prompt.model if prompt else None),
-                prompt_ref=prompt.ref if prompt else None,
+                prompt_ref=project.ref_of(prompt) if prompt else None,
                 cases=[CaseResult(c.id, "skipped", position=n) for n, c in picked],
                 version=version,
             )
