@@ -169,7 +169,8 @@ def schema_errors(doc: Document, name: str) -> list[SchemaError]:
     validator = _validator(name)
     found = []
     for error in validator.iter_errors(doc.data):
-        found.extend(_to_schema_errors(doc, _pick_branch(error, load_schema(name)), name))
+        for picked in _pick_branch(error, load_schema(name)):
+            found.extend(_to_schema_errors(doc, picked, name))
     found.sort(key=lambda e: (e.line or 0, e.col or 0))
     return found
 
@@ -181,27 +182,29 @@ def validate(doc: Document, name: str) -> None:
         raise errors[0]
 
 
-def _pick_branch(error: Any, root: dict[str, Any]) -> Any:
-    """For a oneOf/anyOf failure, the error of the branch the author meant.
+def _pick_branch(error: Any, root: dict[str, Any]) -> list[Any]:
+    """For a oneOf/anyOf failure, every error of the branch the author meant (a message with both
+    ``role: sytem`` and ``contnet:`` gets both said), in document order.
 
     The branch is the one whose properties share the most keys with the
     instance (``history`` picks the history splice, ``file`` the file
     reference); jsonschema's own pick often stops at "not valid under any".
     """
-    from jsonschema.exceptions import best_match
+    if not (error.context and error.validator in ("oneOf", "anyOf")):
+        return [error]
+    branches: dict[int, list[Any]] = {}
+    for sub in error.context:
+        branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+    keys = set(error.instance) if isinstance(error.instance, dict) else set()
 
-    while error.context and error.validator in ("oneOf", "anyOf"):
-        branches: dict[int, list[Any]] = {}
-        for sub in error.context:
-            branches.setdefault(sub.relative_schema_path[0], []).append(sub)
-        keys = set(error.instance) if isinstance(error.instance, dict) else set()
+    def score(index: int) -> tuple[int, int]:
+        branch = _resolve(error.validator_value[index], root)
+        return len(keys & set(branch.get("properties", {}))), -len(branches[index])
 
-        def score(index: int) -> tuple[int, int]:
-            branch = _resolve(error.validator_value[index], root)
-            return len(keys & set(branch.get("properties", {}))), -len(branches[index])
-
-        error = best_match(branches[max(branches, key=score)])
-    return error
+    out: list[Any] = []
+    for sub in branches[max(branches, key=score)]:
+        out.extend(_pick_branch(sub, root))
+    return out
 
 
 def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:

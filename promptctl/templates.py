@@ -494,7 +494,11 @@ class Renderer:
                     raise
                 raise self._error(e, self._filename(prompt, index)) from None
             except Exception as e:  # noqa: BLE001 - every template failure becomes a located error
-                raise self._error(e, self._filename(prompt, index)) from None
+                filename = self._filename(prompt, index)
+                error = self._error(e, filename)
+                if isinstance(e, UndefinedError):
+                    _say_undefined(error, e, filename, entry.content, prompt)
+                raise error from None
             msg: dict[str, Any] = {"role": entry.role, "content": content}
             if entry.name is not None:
                 msg["name"] = entry.name
@@ -551,6 +555,31 @@ class Renderer:
                 "templates include each other without end", path=file, line=line, col=col, hint="break the cycle"
             )
         return TemplateError(f"template failed: {type(exc).__name__}: {exc}", path=file, line=line, col=col)
+
+
+def _say_undefined(error: TemplateError, exc: UndefinedError, filename: str, source: str, prompt: Prompt) -> None:
+    """An undefined variable said as lint says it (PC202): at the name itself, with "did you mean"
+    one of the declared inputs."""
+    import difflib
+
+    found = re.search(r"'([A-Za-z_]\w*)' is undefined", exc.message or "")
+    if not found:
+        return
+    name = found.group(1)
+    lineno = None
+    tb = exc.__traceback__
+    while tb is not None:  # the template's own line, as _error finds it
+        if tb.tb_frame.f_code.co_filename == filename:
+            lineno = tb.tb_lineno
+        tb = tb.tb_next
+    lines = source.splitlines() or [""]
+    text = lines[lineno - 1] if lineno and lineno <= len(lines) else lines[0]
+    at = re.search(rf"\b{re.escape(name)}\b", text)
+    if at is not None and error.col is not None and error.path == prompt.source:  # in the message, not a partial
+        error.col += at.start()
+    close = difflib.get_close_matches(name, list(prompt.inputs), n=1)
+    error.message = f"{name!r} is not declared under `inputs`"
+    error.hint = f"did you mean {close[0]!r}?" if close else "declare it under `inputs` or fix the name"
 
 
 def iter_includes(ast: nodes.Template) -> Iterator[tuple[str | None, int, bool]]:

@@ -304,6 +304,12 @@ def loads(text: str, *, path: str = "<string>") -> Document:
     except yaml.MarkedYAMLError as e:
         m = e.problem_mark or e.context_mark
         message = " ".join(str(x) for x in (e.context, e.problem) if x)
+        unclosed = _UNCLOSED.get(str(e.context or ""))
+        if unclosed and e.context_mark is not None and e.problem_mark is not None:
+            # point at what was opened and never closed, not at the line where the parser gave up
+            m = e.context_mark
+            message = (f"{unclosed} is not closed ({e.problem} by line {e.problem_mark.line + 1}, "
+                       f"column {e.problem_mark.column + 1})")
         raise YamlError(
             f"invalid YAML: {message}",
             path=path,
@@ -318,6 +324,13 @@ def loads(text: str, *, path: str = "<string>") -> Document:
         if dispose:
             dispose()
     return Document(path=path, data=root, text=text, values=values, keys=keys)
+
+
+_UNCLOSED = {
+    "while parsing a flow mapping": "the `{` here",
+    "while parsing a flow sequence": "the `[` here",
+    "while scanning a quoted scalar": "the quoted text that starts here",
+}
 
 
 def _scalar(event: ev.ScalarEvent, fail: Any) -> Any:

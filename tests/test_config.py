@@ -182,7 +182,9 @@ def test_malformed_config_yaml(tmp_path, monkeypatch):
     monkeypatch.chdir(root)
     with pytest.raises(YamlError) as info:
         open_project(root)
-    assert str(info.value).startswith(f"{CONFIG_NAME}:3:1: invalid YAML")
+    # at the `{` that is never closed, not where the parser gave up
+    assert str(info.value).startswith(f"{CONFIG_NAME}:2:9: invalid YAML: the `{{` here is not closed (did not find "
+                                      "expected ',' or '}' by line 3, column 1)")
 
 
 def test_duplicate_key_in_config(tmp_path, monkeypatch):

@@ -430,7 +430,7 @@ def test_dataset_that_is_not_a_mapping(make, text):
 def test_dataset_with_malformed_yaml(make):
     e = load_error(make, {DS: "prompt: p\ncases:\n  - id: a\n  - id: a\n    inputs: {x: 1\n"}, exc=YamlError)
     assert e.message.startswith("invalid YAML")
-    assert (e.path, e.line, e.col) == (DS, 6, 1)
+    assert (e.path, e.line, e.col) == (DS, 5, 13)  # the `{` that is never closed
 
 
 # -- datasets() ----------------------------------------------------------------------------------------

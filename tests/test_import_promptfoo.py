@@ -471,7 +471,7 @@ def test_malformed_yaml_is_located(tmp_path, cli):
     assert not (root / "promptctl.yaml").exists()
     write_tree(root, {"promptfooconfig.yaml": "prompts: [file://t.yaml]\n", "t.yaml": "- role: user\n  content: [unclosed\n"})
     r = cli(["import", "promptfoo"], cwd=root)
-    assert r.code == 2 and r.err.startswith("error: t.yaml:3:1: invalid YAML"), r.err
+    assert r.code == 2 and r.err.startswith("error: t.yaml:2:12: invalid YAML: the `[` here is not closed"), r.err
 
 
 def test_a_path_leaving_the_config_folder_is_refused(tmp_path, cli):

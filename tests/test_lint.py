@@ -458,3 +458,50 @@ def test_precommit_hook_manifest():
     for path in ("README.md", "src/app.py", "promptctl.yaml.bak"):
         assert not files.search(path), path
     assert os.path.isfile(REPO / "promptctl" / "data" / "litellm_models.json")
+
+
+# -- listing, explaining, counting, writing ------------------------------------------------------------
+
+
+def test_list_rules_and_explain_suggest_only_near_codes(cli, tmp_path):
+    from promptctl.lint.rules import RULES
+
+    r = cli(["lint", "--list-rules"], cwd=tmp_path)  # needs no project
+    assert r.code == 0 and len(r.out.splitlines()) == len(RULES)
+    assert re.search(r"^PC202  undeclared-variable\s+error\s+A template uses a variable", r.out, re.M)
+    assert re.search(r"^PC402  pii\s+warning, opt-in\s+", r.out, re.M)
+    r = cli(["lint", "--explain", "PC999"], cwd=tmp_path)
+    assert (r.code, r.err) == (2, "error: no lint rule 'PC999' (`promptctl lint --list-rules` lists every rule)\n")
+    r = cli(["lint", "--explain", "PC210"], cwd=tmp_path)  # two digits swapped
+    assert "did you mean PC201?" in r.err
+    assert "did you mean PC201?" in cli(["lint", "--explain", "PC21"], cwd=tmp_path).err  # a digit dropped
+    assert "did you mean" not in cli(["lint", "--select", "PC99"], cwd=tmp_path).err
+
+
+def test_statistics_and_output_file(cli, tmp_path):
+    root = many_findings(tmp_path)
+    r = lint(cli, root, "--statistics")
+    assert r.code == 1
+    lines = r.out.splitlines()
+    assert lines and all(re.fullmatch(r"\d+  PC\d{3}  [a-z-]+\s+\[(error|warning)\]", line) for line in lines), lines
+    counts = [int(line.split()[0]) for line in lines]
+    assert counts == sorted(counts, reverse=True)
+    full = lint(cli, root, "--format", "json")
+    assert sum(counts) == len(json.loads(full.out))
+    out = tmp_path / "lint.sarif"
+    r = lint(cli, root, "--format", "sarif", "-o", str(out))
+    assert r.code == 1 and r.out == "" and json.loads(out.read_text())["version"] == "2.1.0"
+
+
+def test_a_bundle_has_no_datasets_so_lint_ref_does_not_call_every_prompt_untested(git_repo, git_env, cli):
+    from promptctl.scaffold import init_project
+
+    init_project(git_repo.root)
+    git_repo.commit("example")
+    assert cli(["publish", "-m", "first", "--channel", "production"], cwd=git_repo.root).code == 0
+    for ref in ("v1", "production"):
+        r = cli(["lint", "--ref", ref, "--format", "json"], cwd=git_repo.root)
+        assert r.code == 0, r.err
+        assert [f["code"] for f in json.loads(r.out) if f["code"] == "PC506"] == []
+    r = cli(["lint", "--ref", "HEAD", "--format", "json"], cwd=git_repo.root)  # a git revision has its datasets
+    assert r.code == 0

@@ -312,3 +312,20 @@ def test_a_suppression_comment_with_an_unknown_code_is_reported(cli, tmp_path):
     assert [(f["code"], f["path"], f["line"], f["col"]) for f in findings] == [
         ("PC105", "prompts/partials/rules.j2", 1, 12)
     ]
+
+
+def test_every_schema_violation_of_a_message_is_reported(cli, tmp_path):
+    """`role: sytem` and `contnet:` in one message: both said, not only the first."""
+    root = make(tmp_path / "p", {PROMPT: "inputs: {who: string}\nmessages:\n  - role: sytem\n    contnet: hi {{ who }}\n"})
+    r = cli(["lint", "--select", "PC102", "--format", "json"], cwd=root)
+    messages = sorted(f["message"] for f in json.loads(r.out))
+    assert any("'sytem' is not one of" in m or '"sytem" is not one of' in m for m in messages), messages
+    assert any("unknown field 'messages[0].contnet'" in m and "did you mean 'content'?" in m for m in messages), messages
+    assert any("missing required field 'content'" in m for m in messages), messages
+
+
+def test_a_yaml_error_points_at_what_is_not_closed(cli, tmp_path):
+    root = make(tmp_path / "p", {PROMPT: "inputs: {who: string\nmessages: []\n"})
+    r = cli(["lint", "--select", "PC101", "--format", "json"], cwd=root)
+    (f,) = json.loads(r.out)
+    assert (f["line"], f["col"]) == (1, 9) and "the `{` here is not closed" in f["message"]

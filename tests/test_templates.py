@@ -510,8 +510,9 @@ def test_undeclared_variable_raises(make, expr):
         proj.render("u", {"who": "x"})
     e = info.value
     assert type(e) is TemplateError
-    assert e.message == "undefined: 'nope' is undefined"
-    assert (e.path, e.line, e.col) == ("prompts/u.prompt.yaml", 9, 7)
+    # said as lint says it (PC202): at the name itself
+    assert (e.message, e.hint) == ("'nope' is not declared under `inputs`", "declare it under `inputs` or fix the name")
+    assert (e.path, e.line, e.col) == ("prompts/u.prompt.yaml", 9, 7 + expr.index("nope"))
 
 
 def test_misspelled_field_of_dict_input_raises(make):
@@ -528,7 +529,7 @@ def test_undefined_in_partial_is_located_in_partial(make):
     proj = make({**include_prompt("'partials/p.j2'"), "prompts/partials/p.j2": "ok\n{{ ghost }}\n"})
     with pytest.raises(TemplateError) as info:
         proj.render("inc", {})
-    assert "'ghost' is undefined" in info.value.message
+    assert "'ghost' is not declared" in info.value.message
     assert (info.value.path, info.value.line) == ("prompts/partials/p.j2", 2)
 
 
@@ -566,7 +567,7 @@ def test_variables_set_in_one_message_do_not_leak_into_the_next(make):
     )
     with pytest.raises(TemplateError) as info:
         proj.render("m", {})
-    assert "'secret' is undefined" in info.value.message
+    assert "'secret' is not declared" in info.value.message
     assert info.value.line == 5
 
 
@@ -665,3 +666,14 @@ def test_typed_history_that_is_not_a_list_raises(make):
     with pytest.raises(InputError) as info:
         proj.render("h", {"q": "x", "history": "hello"})
     assert info.value.problems == ["input 'history' must be array, got string 'hello'"]
+
+
+def test_render_says_an_undefined_name_where_lint_does_with_did_you_mean(make, cli):
+    proj = make({"prompts/u.prompt.yaml": block_prompt("Hello {{ whom }}", "who: string")})
+    with pytest.raises(TemplateError) as info:
+        proj.render("u", {"who": "x"})
+    e = info.value
+    lint = cli(["lint", "--select", "PC202", "--format", "json"], cwd=proj.config.root)
+    (finding,) = [f for f in __import__("json").loads(lint.out)]
+    assert (e.path, e.line, e.col) == (finding["path"], finding["line"], finding["col"])
+    assert e.hint == "did you mean 'who'?" and "did you mean 'who'?" in finding["message"]

@@ -245,16 +245,16 @@ def test_single_explicit_document_is_fine():
 def test_unclosed_flow_sequence(parser):
     e = refused("a: [1, 2\n")
     assert e.message.startswith("invalid YAML:")
-    assert "flow sequence" in e.message
-    assert (e.line, e.col) == (2, 1)
-    assert str(e).startswith("f.yaml:2:1: invalid YAML")
+    assert "the `[` here is not closed" in e.message and "by line 2, column 1" in e.message
+    assert (e.line, e.col) == (1, 4)  # at the `[` that is never closed
+    assert str(e).startswith("f.yaml:1:4: invalid YAML")
     assert e.hint == "fix the YAML syntax"
 
 
 def test_unclosed_flow_mapping(parser):
     e = refused("x: 1\nb: {c: 1\n")
-    assert "flow mapping" in e.message
-    assert (e.line, e.col) == (3, 1)
+    assert "the `{` here is not closed" in e.message
+    assert (e.line, e.col) == (2, 4)
 
 
 def test_bad_indentation(parser):
@@ -272,8 +272,8 @@ def test_tab_indentation(parser):
 
 def test_unterminated_quote(parser):
     e = refused('a: 1\nb: "abc\n')
-    assert "quoted scalar" in e.message and "end of stream" in e.message
-    assert (e.line, e.col) == (3, 1)
+    assert "the quoted text that starts here is not closed" in e.message and "end of stream" in e.message
+    assert (e.line, e.col) == (2, 4)
 
 
 def test_mapping_value_in_wrong_context(parser):

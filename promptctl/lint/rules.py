@@ -277,12 +277,28 @@ def find_rule(code_or_name: str) -> Rule:
     key = code_or_name.strip()
     rule = RULES.get(key.upper()) or _BY_NAME.get(key.lower())
     if rule is None:
-        close = difflib.get_close_matches(key.upper(), list(RULES), n=3, cutoff=0.6) or difflib.get_close_matches(
-            key.lower(), list(_BY_NAME), n=3, cutoff=0.6
-        )
-        hint = ("did you mean " + ", ".join(close) + "? " if close else "") + "see the rule table in the README"
+        close = near_codes(key) or difflib.get_close_matches(key.lower(), list(_BY_NAME), n=3, cutoff=0.6)
+        hint = ("did you mean " + ", ".join(close) + "? " if close else "") + "`promptctl lint --list-rules` lists every rule"
         raise UsageError(f"no lint rule {code_or_name!r}", hint=hint)
     return rule
+
+
+def near_codes(token: str) -> list[str]:
+    """Rule codes one typo away from ``token`` (a digit changed, added, dropped, or two swapped):
+    PC210 -> PC201, PC21 -> PC201; never an unrelated code (PC999 suggests nothing)."""
+    token = token.strip().upper()
+
+    def one_typo(a: str, b: str) -> bool:
+        if a == b:
+            return False
+        if len(a) == len(b):
+            diff = [i for i in range(len(a)) if a[i] != b[i]]
+            return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]]
+                                      and a[diff[1]] == b[diff[0]])
+        short, long_ = sorted((a, b), key=len)
+        return len(long_) - len(short) == 1 and any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
+
+    return [code for code in RULES if one_typo(token, code)][:3]
 
 
 def explain(rule: Rule) -> str:
@@ -295,6 +311,13 @@ def explain(rule: Rule) -> str:
         f"Jinja text), `lint: {{ignore: [{rule.code}]}}` in a prompt, or `lint.ignore` / "
         f"`lint.severity` in promptctl.yaml.\n"
     )
+
+
+def list_rules() -> str:
+    """``promptctl lint --list-rules``: one line per rule, code, name, severity and what it finds."""
+    width = max(len(r.name) for r in _ALL)
+    return "".join(f"{r.code}  {r.name:<{width}}  {r.severity + ('' if r.default else ', opt-in'):<16}  {r.summary}\n"
+                   for r in _ALL)
 
 
 def rule_table() -> str:
@@ -320,7 +343,7 @@ def expand(tokens: Iterable[str], *, option: str) -> set[str]:
         if not token:
             continue
         if not is_code_prefix(token):
-            close = difflib.get_close_matches(token, list(RULES), n=3, cutoff=0.6)
+            close = near_codes(token)
             hint = ("did you mean " + ", ".join(close) + "? " if close else "") + (
                 "codes look like PC201; a prefix such as PC2 selects a family")
             raise UsageError(f"{option}: no lint rule matches {raw.strip()!r}", hint=hint)
