@@ -83,3 +83,39 @@ def test_try_repo_fails_on_a_broken_prompt_and_passes_on_a_good_one(tmp_path):
     out = p.stdout + p.stderr
     assert p.returncode == 1, out
     assert "Failed" in out and "promptctl test --mode auto" in out
+
+
+def readme_yaml_blocks(after: str) -> list[str]:
+    """The ```yaml blocks of the README section that starts with the heading ``after``."""
+    text = (REPO / "README.md").read_text()
+    section = text.split(after, 1)[1].split("\n### ", 1)[0]
+    return [block.split("```", 1)[0] for block in section.split("```yaml\n")[1:]]
+
+
+def test_the_readme_snippets_work_as_written(tmp_path):
+    """The README's `repo: local` config, copied as it is, runs both hooks with the real pre-commit;
+    its remote snippet names a rev form that exists (a sha or a tag), never a tag that does not."""
+    import yaml
+
+    local, remote = readme_yaml_blocks("#### pre-commit")[:2]
+    # no made-up version: a placeholder the reader must replace, saying with what
+    assert yaml.safe_load(remote)["repos"][0]["rev"] == "SHA-OR-TAG" and "git ls-remote" in remote
+    from promptctl.scaffold import init_project
+
+    user = GitRepo(tmp_path / "user")
+    init_project(user.root)
+    user.write({".pre-commit-config.yaml": local})
+    user.commit("example and hooks")
+    env = {**os.environ, **GIT_ENV, "PRE_COMMIT_HOME": str(tmp_path / "home"), "PRE_COMMIT_COLOR": "never",
+           "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
+    env.pop("PROMPTCTL_MODEL_DATA", None)
+    run = [sys.executable, "-m", "pre_commit", "run", "--all-files"]
+    p = subprocess.run(run, cwd=user.root, capture_output=True, text=True, env=env, timeout=300)
+    out = p.stdout + p.stderr
+    assert p.returncode == 0, out
+    assert "promptctl lint" in out and "promptctl test (replay)" in out and "Failed" not in out
+    summarize = user.root / "prompts" / "summarize.prompt.yaml"
+    user.write({"prompts/summarize.prompt.yaml": summarize.read_text().replace("{{ text }}", "{{ txt }}")})
+    p = subprocess.run(run, cwd=user.root, capture_output=True, text=True, env=env, timeout=300)
+    out = p.stdout + p.stderr
+    assert p.returncode == 1 and "PC202 'txt' is not declared under `inputs`" in out, out
