@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -10,12 +11,12 @@ from typing import Any
 from typer.core import TyperGroup
 
 from ..errors import PromptctlError
-from . import diff, export, golden, importer, init, lint, monitor, recordings, registry, render, report, review, schema, test  # noqa: F401  (each registers its command on the app)
+from . import completion, diff, export, golden, importer, init, lint, monitor, recordings, registry, render, report, review, schema, test  # noqa: F401  (each registers its command on the app)
 from .app import app, state
 
 # `promptctl --help` lists commands in the order of a prompt's life, not of the imports above.
 ORDER = ("init", "import", "lint", "render", "diff", "log", "test", "review", "export", "report", "publish", "promote",
-         "rollback", "release", "versions", "history", "show", "verify", "monitor", "golden", "schema")
+         "rollback", "release", "versions", "history", "show", "verify", "monitor", "golden", "schema", "completion")
 app.registered_commands.sort(key=lambda c: ORDER.index(c.name) if c.name in ORDER else len(ORDER))
 
 
@@ -70,6 +71,10 @@ def _invoke(args: list[str]) -> None:
     from typer import _click
     from typer.exceptions import Abort
 
+    if "_PROMPTCTL_COMPLETE" in os.environ:  # a shell asking for completions (promptctl completion SHELL)
+        from typer._completion_classes import completion_init
+
+        completion_init()
     try:
         code = app(args=args, prog_name="promptctl", standalone_mode=False)
     except _click.exceptions.NoArgsIsHelpError as e:  # `promptctl` or a group alone: the help, as bad usage
