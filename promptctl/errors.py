@@ -66,9 +66,11 @@ class PromptctlError(Exception):
         return ":".join(parts)
 
     def __str__(self) -> str:
+        """``path:line:col: what (what to do)``, on one line; a hint that has brackets of its own
+        follows a semicolon instead, so that brackets never nest."""
         text = f"{self.location}: {self.message}" if self.location else self.message
         if self.hint:
-            text += f" ({self.hint})"
+            text += f"; {self.hint}" if "(" in self.hint else f" ({self.hint})"
         return text
 
 

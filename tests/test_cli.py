@@ -713,3 +713,30 @@ def test_input_values_are_read_by_the_declared_type_and_from_files(example, cli,
     inputs.write_text('{"text": "from a file", "bullets": 4}')
     r = cli(["render", "summarize", "--inputs-file", str(inputs), "--format", "json"], cwd=example)
     assert r.code == 0 and "exactly 4 bullet points" in json.loads(r.out)["messages"][0]["content"]
+
+
+def test_error_brackets_never_nest():
+    from promptctl.errors import PublishError, UsageError
+
+    assert str(UsageError("bad", hint="do this")) == "bad (do this)"
+    e = PublishError("lint found 1 error; nothing was published", hint="fix them (see `promptctl lint`), then publish again")
+    assert str(e) == "lint found 1 error; nothing was published; fix them (see `promptctl lint`), then publish again"
+
+
+def test_rollback_with_nothing_to_roll_back_to_says_so_in_one_level_of_brackets(tmp_path, cli, git_env):
+    from conftest import GitRepo
+    from promptctl.scaffold import init_project
+
+    repo = GitRepo(tmp_path / "r")
+    init_project(repo.root)
+    repo.commit("example")
+    assert cli(["publish", "-m", "first", "--channel", "production"], cwd=repo.root).code == 0
+    r = cli(["rollback", "production", "-m", "oops"], cwd=repo.root)
+    assert r.code == 2
+    line = r.err.strip()
+    depth = max_depth = 0
+    for ch in line:
+        depth += ch == "("
+        max_depth = max(max_depth, depth)
+        depth -= ch == ")"
+    assert max_depth <= 1 and "serves v1" in line and "promptctl versions" in line, line

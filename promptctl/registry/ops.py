@@ -137,8 +137,8 @@ def rollback(
         version = rollback_target(records)
         if version is None:
             raise UsageError(
-                f"channel {channel!r} has served no earlier version to roll back to (it serves v{head['version']})",
-                hint=f"name one: `promptctl rollback {channel} --to vN` (see `promptctl versions`)",
+                f"channel {channel!r} serves v{head['version']} and has served no earlier version to roll back to",
+                hint=f"name one with `promptctl rollback {channel} --to vN`; `promptctl versions` lists them",
             )
         target = Target(f"v{version}", version, read_bundle(store, version))
     record = append_record(store, channel, records, version=target.version, digest=target.bundle["digest"],
