@@ -566,11 +566,7 @@ def diff_datasets(old: Any, new: Any, *, keep: Any) -> list[DatasetDiff]:
             cases_added=[i for i in cb if i not in ca],
             cases_removed=[i for i in ca if i not in cb],
             goldens_changed=[i for i in cb if i in ca and ca[i].golden != cb[i].golden],
-            other_changed=[
-                i
-                for i in cb
-                if i in ca and (ca[i].inputs, ca[i].asserts) != (cb[i].inputs, cb[i].asserts)
-            ],
+            other_changed=_case_changes(da, db, ca, cb),
         )
         if da.threshold != db.threshold:
             d.other_changed.append(f"threshold {da.threshold} -> {db.threshold}")
@@ -600,7 +596,50 @@ def _datasets(project: Any) -> dict[str, Dataset | _BadDataset]:
 # -- formatting ----------------------------------------------------------------------------------
 
 
-def _status_mark(p: PromptDiff) -> str:
+def _case_changes(da: Any, db: Any, ca: dict[str, Any], cb: dict[str, Any]) -> list[str]:
+    """What changed in the cases both versions have, said: an input changed the same way in every
+    case (a ``defaults.inputs`` change) once, ``inputs.tone 'formal' -> 'friendly' (every case)``;
+    the rest per case, ``refund: inputs.ticket, assert``; changed dataset defaults too."""
+    common = [i for i in cb if i in ca]
+    moved: dict[str, set[str]] = {}
+    for i in common:
+        a, b = ca[i].inputs, cb[i].inputs
+        moved[i] = {k for k in set(a) | set(b) if a.get(k, _ABSENT) != b.get(k, _ABSENT)}
+    everywhere = []
+    if len(common) > 1:
+        first = ca[common[0]].inputs, cb[common[0]].inputs
+        for k in sorted(moved[common[0]]):
+            pair = (first[0].get(k, _ABSENT), first[1].get(k, _ABSENT))
+            if all(k in moved[i] and (ca[i].inputs.get(k, _ABSENT), cb[i].inputs.get(k, _ABSENT)) == pair for i in common):
+                everywhere.append(k)
+    out = [f"inputs.{k} {_shown(ca[common[0]].inputs.get(k, _ABSENT))} -> {_shown(cb[common[0]].inputs.get(k, _ABSENT))}"
+           " (every case)" for k in everywhere]
+    if da.default_asserts != db.default_asserts:
+        out.append("defaults.assert")
+    if da.default_transform != db.default_transform:
+        out.append("defaults.transform")
+    for i in common:
+        what = [f"inputs.{k}" for k in sorted(moved[i] - set(everywhere))]
+        if ca[i].asserts != cb[i].asserts:
+            what.append("assert")
+        if getattr(ca[i], "transform", None) != getattr(cb[i], "transform", None):
+            what.append("transform")
+        if getattr(ca[i], "threshold", None) != getattr(cb[i], "threshold", None):
+            what.append("threshold")
+        if what:
+            out.append(f"{i}: {', '.join(what)}")
+    return out
+
+
+_ABSENT: Any = object()
+
+
+def _shown(value: Any) -> str:
+    return "(none)" if value is _ABSENT else repr(value) if isinstance(value, str) else _value(value)
+
+
+def _status_mark(p: PromptDiff | DatasetDiff) -> str:
+    """``A`` added, ``D`` removed, ``R`` renamed, ``M`` changed: the same letters for prompts and datasets."""
     return {"added": "A", "removed": "D", "renamed": "R", "changed": "M"}[p.status]
 
 
@@ -630,7 +669,7 @@ def _dataset_bits(x: DatasetDiff) -> list[str]:
     if x.goldens_changed:
         bits.append(plural(len(x.goldens_changed), "golden") + " changed")
     if x.other_changed:
-        bits.append(plural(len(x.other_changed), "other change"))
+        bits.append(plural(len(x.other_changed), "other change"))  # said in full by format_text
     if x.error:
         bits.append("does not load")
     return bits
@@ -654,7 +693,7 @@ def stat_lines(d: ProjectDiff) -> list[str]:
         lines.append(f"{_status_mark(p)} {_title(p):<{width}}  {_short(p.old_hash)} -> {_short(p.new_hash)}  {what}{flag}")
     for x in d.datasets:
         bits = _dataset_bits(x)
-        lines.append(f"{x.status[0].upper()} {x.path:<{width}}  dataset for {x.prompt}: {', '.join(bits) or x.status}")
+        lines.append(f"{_status_mark(x)} {x.path:<{width}}  dataset for {x.prompt}: {', '.join(bits) or x.status}")
     return lines
 
 
@@ -695,22 +734,23 @@ def format_text(d: ProjectDiff, *, stat: bool = False) -> str:
             out.extend("      " + line for line in r["diff"])
     for x in d.datasets:
         out.append("")
-        out.append(f"{x.status[0].upper()} dataset {x.path} ({x.prompt})")
+        out.append(f"{_status_mark(x)} dataset {x.path} ({x.prompt})")
         if x.error:
             out.append(f"    ! {x.error}")
         for label, ids in (
             ("cases added", x.cases_added),
             ("cases removed", x.cases_removed),
             ("goldens changed", x.goldens_changed),
-            ("inputs/asserts changed", x.other_changed),
+            ("changed", x.other_changed),
         ):
             if ids:
                 out.append(f"  {label}: {', '.join(ids)}")
     return "\n".join(out) + "\n"
 
 
-def format_markdown(d: ProjectDiff) -> str:
-    """The diff as a pull-request comment: a summary table, then collapsible details."""
+def format_markdown(d: ProjectDiff, *, stat: bool = False) -> str:
+    """The diff as a pull-request comment: a summary table, then collapsible details (``stat``: the
+    table alone)."""
     if not d.changed:
         return f"**promptctl diff** `{d.old}` → `{d.new}`: no differences.\n"
     lines = [
@@ -729,7 +769,10 @@ def format_markdown(d: ProjectDiff) -> str:
             f"| {_status_mark(p)} | `{p.name}` | `{_short(p.old_hash)}` → `{_short(p.new_hash)}` | {what}{flag} |"
         )
     for x in d.datasets:
-        lines.append(f"| {x.status[0].upper()} | `{x.path}` | dataset | {', '.join(_dataset_bits(x)) or x.status} |")
+        bits = [b for b in _dataset_bits(x) if not b.endswith(("other change", "other changes"))] + x.other_changed
+        lines.append(f"| {_status_mark(x)} | `{x.path}` | dataset | {', '.join(bits).replace('|', '/') or x.status} |")
+    if stat:  # the summary table alone, as --stat does for text
+        return "\n".join(lines) + "\n"
     for p in d.prompts:
         if not (p.changes or p.rendered or p.error):
             continue

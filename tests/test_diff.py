@@ -343,3 +343,27 @@ def test_log_starts_from_a_version_a_channel_or_a_revision(git_repo, git_env, cl
     assert subjects("--ref", "v1") == subjects("-r", "production") == subjects("--rev", "HEAD~1") == ["example"]
     r = cli(["log", "--ref", "v9"], cwd=git_repo.root)
     assert r.code == 2 and "cannot read history from 'v9'" in r.err
+
+
+def test_a_defaults_change_in_a_dataset_says_what_changed(repo, cli):
+    """A `defaults.inputs` change is said once, with its values; other case changes per case;
+    datasets are marked M like prompts; --stat --format markdown is the table alone."""
+    repo.write({"evals/reply.eval.yaml": """\
+        prompt: reply
+        defaults:
+          inputs: {tone: formal}
+        cases:
+          - {id: a, inputs: {ticket: x}, golden: "old golden"}
+          - {id: b, inputs: {ticket: y2}}
+        """})
+    r = cli(["diff"], cwd=repo.root)
+    assert r.code == 0, r.err
+    assert "M dataset evals/reply.eval.yaml (reply)" in r.out
+    assert "  changed: inputs.tone (none) -> 'formal' (every case), b: inputs.ticket" in r.out
+    r = cli(["diff", "--stat"], cwd=repo.root)
+    assert any(line.startswith("M evals/reply.eval.yaml") for line in r.out.splitlines()), r.out
+    repo.write({"prompts/partials/policy.j2": "Be kind, always.\n"})
+    full = cli(["diff", "--format", "markdown"], cwd=repo.root).out
+    table = cli(["diff", "--stat", "--format", "markdown"], cwd=repo.root).out
+    assert "| M | `evals/reply.eval.yaml` | dataset | inputs.tone (none) -> 'formal' (every case), b: inputs.ticket |" in table
+    assert "<details>" in full and "<details>" not in table

@@ -51,7 +51,7 @@ def diff_command(
     if fmt is DiffFormat.json:
         emit_json(result.to_json())
     elif fmt is DiffFormat.markdown:
-        typer.echo(format_markdown(result), nl=False)
+        typer.echo(format_markdown(result, stat=stat), nl=False)
     else:
         typer.echo(format_text(result, stat=stat), nl=False)
     if (exit_code and result.changed) or (fail_on_breaking and result.breaking):
