@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from promptctl.observe import Observer
+from render import per_call_us  # the sibling benchmark's timer: best of five runs of n calls
 from promptctl.runtime import Registry
 from promptctl.scaffold import init_project
 
@@ -29,16 +30,6 @@ GUARDS = ('guards:\n  - {type: not-icontains, value: "as an ai"}\n  - {type: not
           '  - {type: word-count, value: {max: 120}}\nsamples:\n')
 ANSWER = '{"reply": "I am sorry about order 123. Refunds are possible within 30 days of delivery."}'
 USAGE = {"prompt_tokens": 72, "completion_tokens": 31, "total_tokens": 103}
-
-
-def per_call_us(fn, n: int) -> float:
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        for _ in range(n):
-            fn()
-        best = min(best, time.perf_counter() - start)
-    return best / n * 1e6
 
 
 def main() -> None:

@@ -44,22 +44,24 @@ def git_revision(root: Path, version: str) -> str:
     from .registry.resolve import registry_source
 
     found, _ = registry_source(root, version)
-    commit = (getattr(found, "bundle", None) or {}).get("git", {}).get("commit") if found is not None else None
-    if commit:
-        return str(commit)
     if found is not None:
-        raise UsageError(f"{version} names no commit: its bundle was published without one",
-                         hint="give the git revision it was made from instead")
+        commit = (found.bundle.get("git") or {}).get("commit")
+        if not commit:
+            raise UsageError(f"{version} names no commit: its bundle was published without one",
+                             hint="give the git revision it was made from instead")
+        return str(commit)
     if VERSION_RE.fullmatch(version):
-        prefix = "prompts/"
-        try:
-            data = load_yaml(WorkTree(root), CONFIG_NAME).data
-            if isinstance(data, dict) and isinstance(data.get("tag_prefix"), str):
-                prefix = data["tag_prefix"]
-        except FileFormatError:
-            pass
-        return f"refs/tags/{prefix}{version}"
+        return f"refs/tags/{_tag_prefix(root)}{version}"
     return version
+
+
+def _tag_prefix(root: Path) -> str:
+    """The prefix of version tags (``tag_prefix`` in promptctl.yaml, default ``prompts/``)."""
+    try:
+        data = load_yaml(WorkTree(root), CONFIG_NAME).data
+    except FileFormatError:
+        return "prompts/"
+    return data["tag_prefix"] if isinstance(data, dict) and isinstance(data.get("tag_prefix"), str) else "prompts/"
 
 
 def resolve_source(root: Path, version: str | None) -> Source:
@@ -79,13 +81,7 @@ def resolve_source(root: Path, version: str | None) -> Source:
     if found is not None:
         return found  # type: ignore[no-any-return]
     if VERSION_RE.fullmatch(version):
-        prefix = "prompts/"
-        try:
-            data = load_yaml(WorkTree(root), CONFIG_NAME).data
-            if isinstance(data, dict) and isinstance(data.get("tag_prefix"), str):
-                prefix = data["tag_prefix"]
-        except FileFormatError:
-            pass
+        prefix = _tag_prefix(root)
         try:
             return open_git_revision(root, f"refs/tags/{prefix}{version}", label=version)
         except UsageError:

@@ -690,9 +690,10 @@ def test_test_dash_m_still_selects_a_model_with_a_warning(cli, tmp_path):
     from promptctl.scaffold import init_project
 
     init_project(tmp_path)
-    r = cli(["test", "-m", "fast", "--mode", "replay", "-q"], cwd=tmp_path)
+    r = cli(["test", "-m", "fast", "--mode", "replay", "-q", "--format", "json"], cwd=tmp_path)
     assert "warning: -m for --model is going away" in r.err and "write --model fast" in r.err
     assert r.code in (0, 1), r.err
+    assert {d["model"] for d in json.loads(r.out)["datasets"]} == {"fast"}  # the model it named ran
 
 
 def test_input_values_are_read_by_the_declared_type_and_from_files(example, cli, tmp_path):

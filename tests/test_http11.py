@@ -152,6 +152,14 @@ def test_errors_are_classified(raw):
     assert info.value.kind == "timeout"
 
 
+def test_a_gzip_answer_that_decodes_too_large_is_refused(raw):
+    bomb = gzip.compress(b"x" * 100_000)
+    s = raw(lambda n: answer(bomb, "Content-Length: %d" % len(bomb), "Content-Encoding: gzip"))
+    with pytest.raises(HTTPFailure) as info:
+        post([(s.url(), b"{}")], max_body=1024)
+    assert info.value.kind == "protocol" and info.value.too_large
+
+
 def test_at_most_size_requests_at_a_time(raw):
     import time
 

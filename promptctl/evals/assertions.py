@@ -1008,20 +1008,27 @@ def run_python(source: str, names: Mapping[str, Any], what: str) -> Any:
     return eval(compiled, scope, dict(names))  # noqa: S307 - repository code, documented
 
 
+def run_over_output(source: str, subject: Subject, what: str, **names: Any) -> Any:
+    """What ``source`` (a Python expression or function body over ``output``, ``data``, ``context``,
+    ``golden`` and ``inputs``, and ``names`` over those) returns for ``subject``; invalid Python or
+    an exception is an :class:`AssertionSetupError` saying so."""
+    context = subject.context()
+    scope = {"output": subject.output, "data": context["data"], "context": context, "golden": subject.golden,
+             "inputs": context["inputs"], **names}
+    try:
+        return run_python(source, scope, what)
+    except AssertionSetupError:
+        raise  # invalid Python: said as such
+    except Exception as e:  # noqa: BLE001 - code that raises fails what depends on it, saying why
+        raise AssertionSetupError(f"{what} raised {type(e).__name__}: {e}") from None
+
+
 def transformed(subject: Subject, source: str, what: str = "transform") -> Subject:
     """``subject`` with its output replaced by ``source`` (a Python expression over ``output``,
     promptfoo's ``transform``) evaluated on it: text stays text, anything else becomes JSON text."""
     from dataclasses import replace
 
-    context = subject.context()
-    names = {"output": subject.output, "data": context["data"], "context": context, "golden": subject.golden,
-             "inputs": context["inputs"]}
-    try:
-        value = run_python(source, names, what)
-    except AssertionSetupError:
-        raise  # invalid Python: said as such
-    except Exception as e:  # noqa: BLE001 - a transform that raises fails what depends on it, saying why
-        raise AssertionSetupError(f"{what} raised {type(e).__name__}: {e}") from None
+    value = run_over_output(source, subject, what)
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
     return replace(subject, output=text, data=_MISSING)
 

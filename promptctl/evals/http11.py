@@ -24,9 +24,14 @@ MAX_LINE = 64 * 1024
 
 
 class HTTPFailure(Exception):
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, kind: str, message: str, *, too_large: bool = False) -> None:
         super().__init__(message)
         self.kind = kind
+        self.too_large = too_large  # a protocol failure: the answer is over max_body
+
+
+class _TooLarge(ValueError):
+    """An answer larger than the pool's ``max_body``."""
 
 
 class Response:
@@ -149,6 +154,9 @@ class Pool:
         except (asyncio.IncompleteReadError, ConnectionError, OSError):
             writer.close()
             raise HTTPFailure("closed", "the server closed the connection mid-answer") from None
+        except _TooLarge as e:
+            writer.close()
+            raise HTTPFailure("protocol", f"the answer is too large ({e})", too_large=True) from None
         except (ValueError, asyncio.LimitOverrunError) as e:
             writer.close()
             raise HTTPFailure("protocol", f"not an HTTP answer ({e})") from None
@@ -182,8 +190,10 @@ class Pool:
             body = await self._chunked(reader)
         elif "content-length" in headers:
             length = int(headers["content-length"])
-            if length < 0 or length > self.max_body:
+            if length < 0:
                 raise ValueError(f"a body of {length} bytes")
+            if length > self.max_body:
+                raise _TooLarge(f"a body of {length} bytes")
             body = await reader.readexactly(length)
         elif status in (204, 304) or 100 <= status < 200:
             body = b""
@@ -191,15 +201,18 @@ class Pool:
             body = await reader.read(self.max_body + 1)
             keep = False
         if len(body) > self.max_body:
-            raise ValueError(f"a body larger than {self.max_body} bytes")
+            raise _TooLarge(f"a body larger than {self.max_body} bytes")
         encoding = headers.get("content-encoding", "").lower()
         if encoding in ("gzip", "deflate"):
             import zlib
 
+            unpack = zlib.decompressobj(wbits=31 if encoding == "gzip" else 15)
             try:
-                body = zlib.decompressobj(wbits=31 if encoding == "gzip" else 15).decompress(body, self.max_body)
+                body = unpack.decompress(body, self.max_body)  # bounded: a small bomb never fills memory
             except zlib.error as e:
                 raise ValueError(f"a {encoding} body that does not decode ({e})") from None
+            if unpack.unconsumed_tail:
+                raise _TooLarge(f"a {encoding} body that decodes to more than {self.max_body} bytes")
         return Response(status, headers, body), keep
 
     async def _chunked(self, reader: asyncio.StreamReader) -> bytes:
@@ -214,7 +227,7 @@ class Pool:
                     pass  # trailers
                 return bytes(out)
             if len(out) + size > self.max_body:
-                raise ValueError(f"a body larger than {self.max_body} bytes")
+                raise _TooLarge(f"a body larger than {self.max_body} bytes")
             out += await reader.readexactly(size)
             await reader.readexactly(2)
 

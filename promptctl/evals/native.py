@@ -124,7 +124,7 @@ class NativeProvider:
             if e.kind == "closed":
                 raise ProviderError(f"connection: {url} closed the connection mid-answer ({e})",
                                     kind="connection", retryable=True) from None
-            if "larger than" in str(e) or "bytes)" in str(e):
+            if e.too_large:
                 raise ProviderError(f"the answer from {url} is larger than {MAX_BODY // 2**20} MiB",
                                     kind="invalid_response") from None
             raise ProviderError(redact(f"invalid response: {url}: {e}", secrets), kind="invalid_response",

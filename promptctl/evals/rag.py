@@ -39,7 +39,7 @@ from .assertions import (
     _text,
     _threshold,
     cosine,
-    run_python,
+    run_over_output,
     text_similarity,
 )
 
@@ -160,15 +160,8 @@ def context_of(spec: Mapping[str, Any], s: Subject, fallback: str | None = None)
     elif fallback:
         value = fallback
     source = spec.get("contextTransform")
-    if source:
-        context = s.context()
-        names = {"output": s.output, "data": context["data"], "inputs": context["inputs"], "context": value}
-        try:
-            value = run_python(str(source), names, "contextTransform")
-        except AssertionSetupError:
-            raise
-        except Exception as e:  # noqa: BLE001 - a transform that raises fails the assertion, saying why
-            raise AssertionSetupError(f"contextTransform raised {type(e).__name__}: {e}") from None
+    if source:  # `context` in its scope is the context so far (the input), as promptfoo's contextTransform sees it
+        value = run_over_output(str(source), s, "contextTransform", context=value)
     if isinstance(value, list) and value and all(isinstance(v, str) and v.strip() for v in value):
         return list(value)
     if isinstance(value, str) and value.strip():
