@@ -13,7 +13,9 @@ Runs on 127.0.0.1 (port 0: the OS picks one) in a background thread, or as a pro
   is ``"429"`` (with ``Retry-After``), ``"500"``, ``"503"``, ``"hang"`` (sleeps ``hang_s``),
   ``"badjson"`` (a 200 whose body is not JSON), ``"401"`` (echoes the Authorization header, as a
   careless server might), ``"400"``, ``"404"``, ``"context"`` (a context-window 400) or ``"cut"``
-  (a 200 that promises more body than it sends, then closes the connection).
+  (a 200 that promises more body than it sends, then closes the connection; streamed: two pieces, then
+  the connection closes).
+- ``"stream": true`` answers as server-sent events, a word at a time, ``stream_delay`` seconds apart.
   ``always[model] = fault`` repeats one fault forever (``always[text]`` too).
 - Counters: ``count(path=None, model=None, text=None)``; ``requests`` keeps each request's path, model,
   last user text, body, Authorization header, arrival time and client port (``peer``: one per
@@ -86,6 +88,7 @@ class LLMServer:
         self.always: dict[str, str] = {}
         self.retry_after = "1"
         self.hang_s = 3.0
+        self.stream_delay = 0.0  # seconds between the pieces of a streamed answer
         self.keep_requests = True
         self.requests: list[dict[str, Any]] = []
         self._counts: dict[tuple[str, str], int] = defaultdict(int)
@@ -132,6 +135,7 @@ class LLMServer:
             self.latency_by_model.clear()
             self.latency = 0.0
             self.retry_after = "1"
+            self.stream_delay = 0.0
 
     def count(self, path: str | None = None, model: str | None = None, text: str | None = None) -> int:
         with self._lock:
@@ -248,7 +252,8 @@ class _Handler(BaseHTTPRequestHandler):
                 "context_length_exceeded",
             )
             return
-        if fault == "cut":  # promise a body, send half of it, close the connection
+        stream_cut = fault == "cut" and bool(body.get("stream"))
+        if fault == "cut" and not stream_cut:  # promise a body, send half of it, close the connection
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", "400")
@@ -286,6 +291,9 @@ class _Handler(BaseHTTPRequestHandler):
                 "completion_tokens": _words(content),
             }
             usage = {**usage, "total_tokens": usage["prompt_tokens"] + usage["completion_tokens"]}
+            if body.get("stream"):
+                self._stream(model, message, finish, usage, body, cut=stream_cut)
+                return
             out = {
                 "id": "chatcmpl-" + hashlib.sha256(raw).hexdigest()[:12],
                 "object": "chat.completion",
@@ -297,6 +305,45 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, json.dumps(out).encode())
             return
         self._error(404, f"no route {self.path}")
+
+    def _stream(self, model: str, message: dict[str, Any], finish: str, usage: dict[str, int], body: dict[str, Any],
+                *, cut: bool) -> None:
+        """The answer as server-sent events, a word at a time (``stream_delay`` seconds apart), chunked;
+        usage last when asked (``stream_options.include_usage``); ``cut``: two pieces, then the connection closes."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        base = {"id": "chatcmpl-stream", "object": "chat.completion.chunk", "created": 1767225600, "model": model}
+
+        def send(event: Any) -> None:
+            data = b"data: " + (event if isinstance(event, bytes) else json.dumps(event).encode()) + b"\n\n"
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.wfile.flush()
+
+        pieces = re.findall(r"\S+\s*|\s+", message.get("content") or "")
+        send({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]})
+        for i, piece in enumerate(pieces):
+            if cut and i == 2:
+                self.close_connection = True
+                return
+            if self.owner.stream_delay:
+                time.sleep(self.owner.stream_delay)
+            send({**base, "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]})
+        for i, call in enumerate(message.get("tool_calls") or []):
+            fn = call["function"]
+            half = len(fn["arguments"]) // 2
+            send({**base, "choices": [{"index": 0, "delta": {"tool_calls": [
+                {"index": i, "id": call["id"], "type": "function", "function": {"name": fn["name"], "arguments": fn["arguments"][:half]}}]},
+                "finish_reason": None}]})
+            send({**base, "choices": [{"index": 0, "delta": {"tool_calls": [
+                {"index": i, "function": {"arguments": fn["arguments"][half:]}}]}, "finish_reason": None}]})
+        send({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
+        if (body.get("stream_options") or {}).get("include_usage"):
+            send({**base, "choices": [], "usage": usage})
+        send(b"[DONE]")
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
 
 
 def main(argv: list[str]) -> None:

@@ -55,20 +55,40 @@ def typed_inputs(pairs: dict[str, str], declared: dict[str, Any]) -> dict[str, A
     return out
 
 
+InputOption = Annotated[
+    Optional[list[str]],
+    typer.Option("--input", "-i", metavar="KEY=VALUE", help="An input as KEY=VALUE, read by the input's declared "
+                 "type: text for a string, JSON otherwise (-i bullets=2, -i tags='[\"a\"]'); KEY=@FILE reads a file. "
+                 "Repeatable; wins over --inputs-file and --sample."),
+]
+InputsFileOption = Annotated[
+    Optional[Path],
+    typer.Option("--inputs-file", "--inputs", help="A YAML or JSON file of inputs (- reads stdin). Wins over --sample."),
+]
+SampleOption = Annotated[Optional[str], typer.Option("--sample", "-s", help="Start from the inputs of this named sample.")]
+
+
+def gather_inputs(proj: Any, name: str, sample: str | None, inputs_file: Path | None, input_: list[str] | None) -> dict[str, Any]:
+    """The inputs of a render of prompt ``name``: the sample's, then the file's, then each ``--input``."""
+    from ..yamlio import load_inputs_file
+
+    values: dict[str, Any] = {}
+    if sample is not None:
+        values.update(proj.sample_inputs(name, sample))
+    if inputs_file is not None:
+        values.update(load_inputs_file(str(inputs_file)))
+    pairs = _pairs(input_ or [])
+    if pairs:
+        values.update(typed_inputs(pairs, dict(proj.get_prompt(name).inputs)))
+    return values
+
+
 @app.command("render")
 def render_command(
     name: Annotated[str, typer.Argument(help="The prompt's name: its path under the prompt root, e.g. support/reply.")],
-    input_: Annotated[
-        Optional[list[str]],
-        typer.Option("--input", "-i", metavar="KEY=VALUE", help="An input as KEY=VALUE, read by the input's declared "
-                     "type: text for a string, JSON otherwise (-i bullets=2, -i tags='[\"a\"]'); KEY=@FILE reads a file. "
-                     "Repeatable; wins over --inputs-file and --sample."),
-    ] = None,
-    inputs_file: Annotated[
-        Optional[Path],
-        typer.Option("--inputs-file", "--inputs", help="A YAML or JSON file of inputs (- reads stdin). Wins over --sample."),
-    ] = None,
-    sample: Annotated[Optional[str], typer.Option("--sample", "-s", help="Start from the inputs of this named sample.")] = None,
+    input_: InputOption = None,
+    inputs_file: InputsFileOption = None,
+    sample: SampleOption = None,
     fmt: Annotated[TextOrJson, typer.Option("--format", help="text for people, json for scripts.")] = TextOrJson.text,
     ref: RefOption = None,
     project: ProjectOption = None,
@@ -82,18 +102,9 @@ def render_command(
     Example: promptctl render support/reply --input ticket="I want a refund" --format json
     """
     from ..project import open_project
-    from ..yamlio import load_inputs_file
 
     proj = open_project(project_dir(project), ref=ref)
-    values: dict[str, object] = {}
-    if sample is not None:
-        values.update(proj.sample_inputs(name, sample))
-    if inputs_file is not None:
-        values.update(load_inputs_file(str(inputs_file)))
-    pairs = _pairs(input_ or [])
-    if pairs:
-        values.update(typed_inputs(pairs, dict(proj.get_prompt(name).inputs)))
-    result = proj.render_result(name, values)
+    result = proj.render_result(name, gather_inputs(proj, name, sample, inputs_file, input_))
     if fmt is TextOrJson.json:
         emit_json(result)
         return

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 MAX_HEADER_LINES = 200
@@ -77,8 +78,9 @@ class Pool:
                     self._tls = ssl.create_default_context(cafile=certifi.where())
         return self._tls
 
-    async def post(self, url: str, content: bytes, headers: Mapping[str, str], timeout: float) -> Response:
-        """POST ``content`` to ``url``; the whole answer within ``timeout`` seconds."""
+    def _request(self, url: str, content: bytes, headers: Mapping[str, str], *,
+                 encoding: str = "gzip, deflate") -> tuple[_Origin, bytes]:
+        """The origin ``url`` names and the bytes of a POST of ``content`` to it."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise HTTPFailure("connect", f"not an http(s) URL: {url}")
@@ -89,14 +91,41 @@ class Pool:
         if ":" in parts.hostname and not host.startswith("["):  # an IPv6 literal
             host = f"[{parts.hostname}]" + (f":{parts.port}" if parts.port else "")
         lines = [f"POST {target} HTTP/1.1", f"Host: {host}", f"User-Agent: {self.user_agent}",
-                 "Accept-Encoding: gzip, deflate", "Connection: keep-alive", f"Content-Length: {len(content)}"]
+                 f"Accept-Encoding: {encoding}", "Connection: keep-alive", f"Content-Length: {len(content)}"]
         lines += [f"{k}: {v}" for k, v in headers.items()]
-        request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + content
+        return origin, ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + content
+
+    async def post(self, url: str, content: bytes, headers: Mapping[str, str], timeout: float) -> Response:
+        """POST ``content`` to ``url``; the whole answer within ``timeout`` seconds."""
+        origin, request = self._request(url, content, headers)
         try:
             async with self._slots:  # the wait for a free connection is not part of the timeout
                 return await asyncio.wait_for(self._exchange(origin, request), timeout)
         except asyncio.TimeoutError:
             raise HTTPFailure("timeout", f"no answer within {timeout:g} s") from None
+
+    async def stream(self, url: str, content: bytes, headers: Mapping[str, str], timeout: float) -> Stream:
+        """POST ``content`` to ``url`` and return as soon as the answer's head has arrived (within
+        ``timeout``); its body is then read line by line (:meth:`Stream.lines`), each line within
+        ``timeout``: an answer that keeps coming may take longer in all. Close the stream when done
+        (``async with``); its connection is not reused."""
+        origin, request = self._request(url, content, headers, encoding="identity")
+        await self._slots.acquire()
+        try:
+            reader, writer = await asyncio.wait_for(self._open(origin), timeout)
+        except asyncio.TimeoutError:
+            self._slots.release()
+            raise HTTPFailure("timeout", f"no connection within {timeout:g} s") from None
+        except BaseException:
+            self._slots.release()
+            raise
+        stream = Stream(self, reader, writer, timeout)
+        try:
+            await stream._start(request)
+        except BaseException:
+            await stream.aclose()
+            raise
+        return stream
 
     async def _exchange(self, origin: _Origin, request: bytes) -> Response:
         idle = self._idle.get(origin)
@@ -167,25 +196,8 @@ class Pool:
         return response
 
     async def _read(self, reader: asyncio.StreamReader, status_line: bytes) -> tuple[Response, bool]:
-        parts = status_line.decode("latin-1").split(None, 2)
-        if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
-            raise ValueError(f"status line {status_line[:80]!r}")
-        status = int(parts[1])
-        headers: dict[str, str] = {}
-        for _ in range(MAX_HEADER_LINES):
-            line = await reader.readline()
-            if not line.endswith(b"\n"):
-                raise asyncio.IncompleteReadError(line, None)
-            if line in (b"\r\n", b"\n"):
-                break
-            name, sep, value = line.decode("latin-1").partition(":")
-            if not sep:
-                raise ValueError(f"header line {line[:80]!r}")
-            key = name.strip().lower()
-            headers[key] = f"{headers[key]}, {value.strip()}" if key in headers else value.strip()
-        else:
-            raise ValueError("too many header lines")
-        keep = parts[0] == "HTTP/1.1" and "close" not in headers.get("connection", "").lower()
+        status, headers = await _head(reader, status_line)
+        keep = status_line.startswith(b"HTTP/1.1") and "close" not in headers.get("connection", "").lower()
         if "chunked" in headers.get("transfer-encoding", "").lower():
             body = await self._chunked(reader)
         elif "content-length" in headers:
@@ -242,6 +254,131 @@ class Pool:
                 except (ConnectionError, OSError, ssl.SSLError):
                     pass
         self._idle.clear()
+
+
+class Stream:
+    """An answer being received: ``status`` and ``headers`` at once, the body as it arrives."""
+
+    def __init__(self, pool: Pool, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, timeout: float) -> None:
+        self._pool = pool
+        self._reader = reader
+        self._writer = writer
+        self._timeout = timeout
+        self._closed = False
+        self.status = 0
+        self.headers: dict[str, str] = {}
+
+    async def __aenter__(self) -> Stream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def _within(self, awaitable: Any) -> Any:
+        try:
+            return await asyncio.wait_for(awaitable, self._timeout)
+        except asyncio.TimeoutError:
+            raise HTTPFailure("timeout", f"no data within {self._timeout:g} s") from None
+        except (asyncio.IncompleteReadError, ConnectionError, OSError):
+            raise HTTPFailure("closed", "the server closed the connection mid-answer") from None
+        except asyncio.LimitOverrunError as e:
+            raise HTTPFailure("protocol", f"a line longer than {MAX_LINE} bytes ({e})") from None
+
+    async def _start(self, request: bytes) -> None:
+        try:
+            self._writer.write(request)
+            await self._writer.drain()
+        except (ConnectionError, OSError) as e:
+            raise HTTPFailure("closed", f"the connection failed: {e.strerror or e}") from None
+        status_line = await self._within(self._reader.readline())
+        if not status_line:
+            raise HTTPFailure("closed", "the server closed the connection before answering")
+        try:
+            self.status, self.headers = await self._within(_head(self._reader, status_line))
+        except ValueError as e:
+            raise HTTPFailure("protocol", f"not an HTTP answer ({e})") from None
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The body's bytes as they arrive (de-chunked), at most the pool's ``max_body`` in all."""
+        reader, seen, limit = self._reader, 0, self._pool.max_body
+        if "chunked" in self.headers.get("transfer-encoding", "").lower():
+            while True:
+                line = await self._within(reader.readline())
+                if not line.endswith(b"\n"):
+                    raise HTTPFailure("closed", "the server closed the connection mid-answer")
+                try:
+                    size = int(line.split(b";", 1)[0].strip() or b"x", 16)
+                except ValueError:
+                    raise HTTPFailure("protocol", f"not an HTTP chunk ({line[:40]!r})") from None
+                if size == 0:
+                    return
+                seen += size
+                if seen > limit:
+                    raise HTTPFailure("protocol", f"the answer is larger than {limit} bytes", too_large=True)
+                data = await self._within(reader.readexactly(size))
+                await self._within(reader.readexactly(2))
+                yield data
+        try:
+            left = int(self.headers["content-length"]) if "content-length" in self.headers else None
+        except ValueError:
+            raise HTTPFailure("protocol", f"a Content-Length of {self.headers['content-length'][:20]!r}") from None
+        if left is not None and left > limit:
+            raise HTTPFailure("protocol", f"the answer is larger than {limit} bytes", too_large=True)
+        while left is None or left > 0:
+            data = await self._within(reader.read(min(left if left is not None else 65536, 65536)))
+            if not data:
+                if left:
+                    raise HTTPFailure("closed", "the server closed the connection mid-answer")
+                return
+            seen += len(data)
+            if seen > limit:
+                raise HTTPFailure("protocol", f"the answer is larger than {limit} bytes", too_large=True)
+            if left is not None:
+                left -= len(data)
+            yield data
+
+    async def lines(self) -> AsyncIterator[bytes]:
+        """The body's lines as they arrive, without their line ends (a last line without one too)."""
+        pending = b""
+        async for data in self.chunks():
+            pending += data
+            *done, pending = pending.split(b"\n")
+            if len(pending) > MAX_LINE:
+                raise HTTPFailure("protocol", f"a line longer than {MAX_LINE} bytes")
+            for line in done:
+                yield line.rstrip(b"\r")
+        if pending:
+            yield pending.rstrip(b"\r")
+
+    async def read(self) -> bytes:
+        """The rest of the body (an error answer's)."""
+        return b"".join([data async for data in self.chunks()])
+
+    async def aclose(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._writer.close()
+            self._pool._slots.release()
+
+
+async def _head(reader: asyncio.StreamReader, status_line: bytes) -> tuple[int, dict[str, str]]:
+    """The status and the headers (names lower-cased) of an answer whose status line was read."""
+    parts = status_line.decode("latin-1").split(None, 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+        raise ValueError(f"status line {status_line[:80]!r}")
+    headers: dict[str, str] = {}
+    for _ in range(MAX_HEADER_LINES):
+        line = await reader.readline()
+        if not line.endswith(b"\n"):
+            raise asyncio.IncompleteReadError(line, None)
+        if line in (b"\r\n", b"\n"):
+            return int(parts[1]), headers
+        name, sep, value = line.decode("latin-1").partition(":")
+        if not sep:
+            raise ValueError(f"header line {line[:80]!r}")
+        key = name.strip().lower()
+        headers[key] = f"{headers[key]}, {value.strip()}" if key in headers else value.strip()
+    raise ValueError("too many header lines")
 
 
 class _Stale(Exception):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..errors import ProviderError
@@ -99,14 +99,17 @@ class NativeProvider:
     async def aclose(self) -> None:
         await self.pool.aclose()
 
-    async def _post(self, endpoint: Endpoint, path: str, body: Mapping[str, Any], timeout: float) -> tuple[Any, float]:
-        """POST ``body`` to ``endpoint``'s ``path``; the decoded JSON answer and the ms it took."""
-        url = base_url(endpoint) + path
+    def _head(self, endpoint: Endpoint, path: str) -> tuple[str, dict[str, str], list[str]]:
+        """The URL of ``path`` at ``endpoint``, the request's headers (with its key), and the secrets to redact."""
         key = api_key(endpoint)
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if key:
             headers["Authorization"] = f"Bearer {key}"
-        secrets = secret_values([endpoint.api_key_env] if endpoint.api_key_env else [])
+        return base_url(endpoint) + path, headers, secret_values([endpoint.api_key_env] if endpoint.api_key_env else [])
+
+    async def _post(self, endpoint: Endpoint, path: str, body: Mapping[str, Any], timeout: float) -> tuple[Any, float]:
+        """POST ``body`` to ``endpoint``'s ``path``; the decoded JSON answer and the ms it took."""
+        url, headers, secrets = self._head(endpoint, path)
         content = json.dumps(body, ensure_ascii=False).encode("utf-8")
         from .http11 import HTTPFailure
 
@@ -114,61 +117,73 @@ class NativeProvider:
         try:
             response = await self.pool.post(url, content, headers, timeout)
         except HTTPFailure as e:
-            if e.kind == "timeout":
-                raise ProviderError(f"timeout: no answer from {url} within {timeout:g} s", kind="timeout",
-                                    retryable=True) from None
-            if e.kind in ("refused", "connect"):
-                raise ProviderError(f"connection {'refused' if e.kind == 'refused' else 'failed'}: cannot connect to "
-                                    f"{url} ({e})", kind="connection", retryable=True,
-                                    hint="is the server running, and is api_base right in promptctl.yaml?") from None
-            if e.kind == "closed":
-                raise ProviderError(f"connection: {url} closed the connection mid-answer ({e})",
-                                    kind="connection", retryable=True) from None
-            if e.too_large:
-                raise ProviderError(f"the answer from {url} is larger than {MAX_BODY // 2**20} MiB",
-                                    kind="invalid_response") from None
-            raise ProviderError(redact(f"invalid response: {url}: {e}", secrets), kind="invalid_response",
-                                retryable=True) from None
+            raise _failure(e, url, timeout, secrets) from None
         latency = (time.perf_counter() - start) * 1000
         raw = response.content
         if response.status >= 400:
             raise _http_error(response.status, raw, response.headers, secrets)
-        try:
-            data = json.loads(raw)
-        except (ValueError, RecursionError):
-            raise ProviderError(f"invalid response: {url} answered HTTP {response.status} with a body that is "
-                                "not JSON", kind="invalid_response", retryable=True) from None
-        return data, latency
+        return _json_of(raw, url, response.status), latency
 
     async def complete(self, request: ChatRequest, timeout: float) -> Completion:
         """One chat call; raises ProviderError (classified, redacted) on any failure."""
         endpoint = request.endpoint
-        body: dict[str, Any] = {"model": wire_model(endpoint), "messages": [dict(m) for m in request.messages]}
-        body.update(request.params)
-        if request.response_format:
-            body["response_format"] = dict(request.response_format)
-        if request.tools:
-            body["tools"] = [dict(t) for t in request.tools]
+        body = _chat_body(request)
         data, latency = await self._post(endpoint, "/chat/completions", body, timeout)
+        return _completion_of(data, endpoint, latency)
+
+    async def stream(self, request: ChatRequest, timeout: float, on_text: Callable[[str], Any]) -> Completion:
+        """One chat call whose answer is streamed (server-sent events): ``on_text`` gets each piece of
+        text as it arrives; the whole answer is returned. ``timeout`` bounds the wait for the answer to
+        begin and each wait between pieces. A server that ignores ``stream`` and answers at once is
+        fine: its text is one piece. ProviderError (classified, redacted) on any failure."""
+        from .http11 import HTTPFailure
+
+        endpoint = request.endpoint
+        body = _chat_body(request)
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+        url, headers, secrets = self._head(endpoint, "/chat/completions")
+        headers["Accept"] = "text/event-stream"
+        start = time.perf_counter()
+        first: float | None = None
+        state = _Streamed()
         try:
-            choice = data["choices"][0]
-            text = choice["message"].get("content") or ""
-            finish = choice.get("finish_reason")
-            calls = tool_calls_of(choice["message"].get("tool_calls"))
-        except (KeyError, IndexError, TypeError, AttributeError):
-            raise ProviderError("invalid response: the answer has no message", kind="invalid_response",
-                                retryable=True) from None
-        if not isinstance(text, str):
-            raise ProviderError("invalid response: the message content is not text", kind="invalid_response")
-        usage = _usage(data.get("usage") if isinstance(data, dict) else None)
+            async with await self.pool.stream(url, json.dumps(body, ensure_ascii=False).encode("utf-8"), headers,
+                                              timeout) as answer:
+                if answer.status >= 400:
+                    raise _http_error(answer.status, await answer.read(), answer.headers, secrets)
+                if "text/event-stream" not in answer.headers.get("content-type", ""):
+                    data = _json_of(await answer.read(), url, answer.status)
+                    completion = _completion_of(data, endpoint, (time.perf_counter() - start) * 1000)
+                    completion.first_token_ms = completion.latency_ms
+                    if completion.text:
+                        on_text(completion.text)
+                    return completion
+                async for line in answer.lines():
+                    if not line.startswith(b"data:"):
+                        continue  # comments, event names, blank separators
+                    payload = line[5:].strip()
+                    if payload == b"[DONE]":
+                        break
+                    event = _json_of(payload, url, answer.status)
+                    text = state.add(event)
+                    if text:
+                        if first is None:
+                            first = (time.perf_counter() - start) * 1000
+                        on_text(text)
+        except HTTPFailure as e:
+            raise _failure(e, url, timeout, secrets) from None
+        usage = _usage(state.usage)
+        latency = (time.perf_counter() - start) * 1000
         return Completion(
-            text=text,
-            model=str(data.get("model") or wire_model(endpoint)),
+            text="".join(state.text),
+            model=state.model or wire_model(endpoint),
             usage=usage,
             cost_usd=call_cost(endpoint.model, usage),
             latency_ms=latency,
-            finish_reason=finish if isinstance(finish, str) else None,
-            tool_calls=calls,
+            finish_reason=state.finish_reason,
+            tool_calls=tool_calls_of(state.calls()),
+            first_token_ms=first,
         )
 
     async def embed(self, request: EmbeddingRequest, timeout: float) -> Embeddings:
@@ -185,6 +200,113 @@ class NativeProvider:
         usage = _usage(data.get("usage"))
         return Embeddings(vectors=vectors, model=endpoint.model, usage=usage, cost_usd=call_cost(endpoint.model, usage),
                           latency_ms=latency)
+
+
+def _chat_body(request: ChatRequest) -> dict[str, Any]:
+    body: dict[str, Any] = {"model": wire_model(request.endpoint), "messages": [dict(m) for m in request.messages]}
+    body.update(request.params)
+    if request.response_format:
+        body["response_format"] = dict(request.response_format)
+    if request.tools:
+        body["tools"] = [dict(t) for t in request.tools]
+    return body
+
+
+def _json_of(raw: bytes, url: str, status: int) -> Any:
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        raise ProviderError(f"invalid response: {url} answered HTTP {status} with a body that is not JSON",
+                            kind="invalid_response", retryable=True) from None
+
+
+def _failure(e: Any, url: str, timeout: float, secrets: list[str]) -> ProviderError:
+    """An :class:`~promptctl.evals.http11.HTTPFailure` as the ProviderError that says what happened."""
+    if e.kind == "timeout":
+        return ProviderError(f"timeout: no answer from {url} within {timeout:g} s", kind="timeout", retryable=True)
+    if e.kind in ("refused", "connect"):
+        return ProviderError(f"connection {'refused' if e.kind == 'refused' else 'failed'}: cannot connect to "
+                             f"{url} ({e})", kind="connection", retryable=True,
+                             hint="is the server running, and is api_base right in promptctl.yaml?")
+    if e.kind == "closed":
+        return ProviderError(f"connection: {url} closed the connection mid-answer ({e})", kind="connection",
+                             retryable=True)
+    if e.too_large:
+        return ProviderError(f"the answer from {url} is larger than {MAX_BODY // 2**20} MiB", kind="invalid_response")
+    return ProviderError(redact(f"invalid response: {url}: {e}", secrets), kind="invalid_response", retryable=True)
+
+
+def _completion_of(data: Any, endpoint: Endpoint, latency: float) -> Completion:
+    """A chat-completions answer (decoded JSON) as a Completion."""
+    try:
+        choice = data["choices"][0]
+        text = choice["message"].get("content") or ""
+        finish = choice.get("finish_reason")
+        calls = tool_calls_of(choice["message"].get("tool_calls"))
+    except (KeyError, IndexError, TypeError, AttributeError):
+        raise ProviderError("invalid response: the answer has no message", kind="invalid_response",
+                            retryable=True) from None
+    if not isinstance(text, str):
+        raise ProviderError("invalid response: the message content is not text", kind="invalid_response")
+    usage = _usage(data.get("usage") if isinstance(data, dict) else None)
+    return Completion(
+        text=text,
+        model=str(data.get("model") or wire_model(endpoint)),
+        usage=usage,
+        cost_usd=call_cost(endpoint.model, usage),
+        latency_ms=latency,
+        finish_reason=finish if isinstance(finish, str) else None,
+        tool_calls=calls,
+    )
+
+
+class _Streamed:
+    """What the events of a streamed answer add up to: text pieces, tool calls (their pieces joined by
+    index), the finish reason, usage (the last event's, with ``include_usage``) and the model."""
+
+    def __init__(self) -> None:
+        self.text: list[str] = []
+        self.finish_reason: str | None = None
+        self.usage: Any = None
+        self.model = ""
+        self._calls: dict[int, dict[str, Any]] = {}
+
+    def add(self, event: Any) -> str:
+        """Take one event in; the text it adds."""
+        if not isinstance(event, dict):
+            raise ProviderError("invalid response: a streamed event is not a JSON object", kind="invalid_response")
+        if isinstance(event.get("error"), (dict, str)):
+            error = event["error"]
+            message = error.get("message") if isinstance(error, dict) else error
+            raise ProviderError(f"the server stopped the answer: {message}", kind="invalid_response")
+        if event.get("usage"):
+            self.usage = event["usage"]
+        if isinstance(event.get("model"), str) and event["model"]:
+            self.model = event["model"]
+        choices = event.get("choices")
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            return ""
+        choice = choices[0]
+        if isinstance(choice.get("finish_reason"), str):
+            self.finish_reason = choice["finish_reason"]
+        delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
+        for piece in delta.get("tool_calls") or ():
+            if not isinstance(piece, dict):
+                continue
+            call = self._calls.setdefault(int(piece.get("index") or 0),
+                                          {"id": "", "type": "function", "function": {"name": "", "arguments": ""}})
+            call["id"] = piece.get("id") or call["id"]
+            fn = piece.get("function") if isinstance(piece.get("function"), dict) else {}
+            call["function"]["name"] += fn.get("name") or ""
+            call["function"]["arguments"] += fn.get("arguments") or ""
+        text = delta.get("content")
+        if isinstance(text, str) and text:
+            self.text.append(text)
+            return text
+        return ""
+
+    def calls(self) -> list[dict[str, Any]]:
+        return [self._calls[i] for i in sorted(self._calls)]
 
 
 class _HTTPStatus(Exception):

@@ -112,6 +112,7 @@ class Completion:
     recorded: bool = False  # served from a recording, not a live call
     #: the functions the model called, as OpenAI writes them: {id, type: function, function: {name, arguments}}
     tool_calls: tuple[Mapping[str, Any], ...] = ()
+    first_token_ms: float | None = None  # a streamed answer's first text (promptctl run); never recorded
 
     def to_json(self) -> dict[str, Any]:
         out = {
@@ -358,16 +359,21 @@ class LitellmProvider:
             kwargs["api_key"] = alias_key(endpoint)
         return kwargs
 
-    async def complete(self, request: ChatRequest, timeout: float) -> Completion:
-        """One chat call; raises ProviderError (classified, redacted) on any failure."""
-        litellm = self.litellm
-        endpoint = request.endpoint
-        kwargs = self._connection(endpoint)
+    def _chat_kwargs(self, request: ChatRequest) -> dict[str, Any]:
+        """litellm's keyword arguments for ``request``: connection, params, output format and tools."""
+        kwargs = self._connection(request.endpoint)
         kwargs.update(request.params)
         if request.response_format:
             kwargs["response_format"] = dict(request.response_format)
         if request.tools:
             kwargs["tools"] = [dict(t) for t in request.tools]
+        return kwargs
+
+    async def complete(self, request: ChatRequest, timeout: float) -> Completion:
+        """One chat call; raises ProviderError (classified, redacted) on any failure."""
+        litellm = self.litellm
+        endpoint = request.endpoint
+        kwargs = self._chat_kwargs(request)
         start = time.perf_counter()
         try:
             response = await litellm.acompletion(
@@ -399,6 +405,58 @@ class LitellmProvider:
             latency_ms=latency,
             finish_reason=finish,
             tool_calls=calls,
+        )
+
+    async def stream(self, request: ChatRequest, timeout: float, on_text: Callable[[str], Any]) -> Completion:
+        """One chat call whose answer is streamed: ``on_text`` gets each piece of text as it arrives."""
+        litellm = self.litellm
+        endpoint = request.endpoint
+        kwargs = self._chat_kwargs(request)
+        start = time.perf_counter()
+        first: float | None = None
+        text: list[str] = []
+        calls: dict[int, dict[str, Any]] = {}
+        finish, usage_raw, model = None, None, ""
+        try:
+            response = await litellm.acompletion(
+                model=endpoint.model, messages=[dict(m) for m in request.messages], timeout=timeout, num_retries=0,
+                max_retries=0, drop_params=True, stream=True, stream_options={"include_usage": True}, **kwargs,
+            )
+            async for chunk in response:
+                usage_raw = getattr(chunk, "usage", None) or usage_raw
+                model = getattr(chunk, "model", None) or model
+                choices = getattr(chunk, "choices", None) or []
+                if not choices:
+                    continue
+                finish = getattr(choices[0], "finish_reason", None) or finish
+                delta = getattr(choices[0], "delta", None)
+                for piece in getattr(delta, "tool_calls", None) or ():
+                    call = calls.setdefault(getattr(piece, "index", 0) or 0,
+                                            {"id": "", "type": "function", "function": {"name": "", "arguments": ""}})
+                    call["id"] = getattr(piece, "id", None) or call["id"]
+                    fn = getattr(piece, "function", None)
+                    call["function"]["name"] += getattr(fn, "name", None) or ""
+                    call["function"]["arguments"] += getattr(fn, "arguments", None) or ""
+                piece_text = getattr(delta, "content", None)
+                if isinstance(piece_text, str) and piece_text:
+                    if first is None:
+                        first = (time.perf_counter() - start) * 1000
+                    text.append(piece_text)
+                    on_text(piece_text)
+        except Exception as e:  # noqa: BLE001 - every failure is classified
+            raise _located(classify_error(e, self._secrets(endpoint)), endpoint, "/chat/completions") from None
+        usage = _usage(usage_raw)
+        from .prices import call_cost
+
+        return Completion(
+            text="".join(text),
+            model=str(model or endpoint.model),
+            usage=usage,
+            cost_usd=call_cost(endpoint.model, usage),
+            latency_ms=(time.perf_counter() - start) * 1000,
+            finish_reason=finish,
+            tool_calls=tool_calls_of([calls[i] for i in sorted(calls)]),
+            first_token_ms=first,
         )
 
     async def embed(self, request: EmbeddingRequest, timeout: float) -> Embeddings:
@@ -604,11 +662,14 @@ async def call_with_policy(
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     rng: random.Random | None = None,
     stats: Attempts | None = None,
+    bounded_attempts: bool = True,
 ) -> T:
     """Call ``attempt`` on each endpoint in order until one succeeds, retrying retryable failures.
 
     Each attempt is also bounded here (the timeout plus a margin, ``asyncio.timeout``), so a provider
-    that ignores its timeout cannot hang the run. Raises ProviderError naming every model's failure.
+    that ignores its timeout cannot hang the run; not with ``bounded_attempts=False``, for a streamed
+    answer, which may take longer in all (its client bounds each wait). Raises ProviderError naming
+    every model's failure.
     """
     rng = rng or random.Random()
     stats = stats if stats is not None else Attempts()
@@ -618,7 +679,7 @@ async def call_with_policy(
         for n in range(policy.retries + 1):
             stats.calls += 1
             try:
-                result = await bounded(attempt(endpoint), guard)
+                result = await (bounded(attempt(endpoint), guard) if bounded_attempts else attempt(endpoint))
             except ProviderError as e:
                 last = e
             except asyncio.TimeoutError:

@@ -10,7 +10,8 @@ the native client go on meanwhile.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from .native import NativeProvider, speaks_openai
 from .prices import estimate_cost
@@ -66,6 +67,12 @@ class Providers:
         if self.native_for(request.endpoint):
             return await self.native().complete(request, timeout)
         return await (await self.litellm()).complete(request, timeout)
+
+    async def stream(self, request: ChatRequest, timeout: float, on_text: Callable[[str], Any]) -> Completion:
+        """A chat call whose text is given to ``on_text`` as it arrives (``promptctl run``)."""
+        if self.native_for(request.endpoint):
+            return await self.native().stream(request, timeout, on_text)
+        return await (await self.litellm()).stream(request, timeout, on_text)
 
     async def embed(self, request: EmbeddingRequest, timeout: float) -> Embeddings:
         if self.native_for(request.endpoint):

@@ -152,6 +152,23 @@ def response_format(output: Mapping[str, Any]) -> dict[str, Any] | None:
     return {"type": "json_object"}
 
 
+def chat_requests(
+    prompt: Prompt, messages: Sequence[Mapping[str, Any]], model_name: str, models: Mapping[str, Any], *,
+    fallbacks: bool = True,
+) -> tuple[ChatRequest, list[ChatRequest]]:
+    """The request for ``prompt``'s rendered ``messages`` to ``model_name`` (an alias of ``models`` or a
+    model string), and one per fallback of the prompt (none when ``fallbacks`` is false: a model named
+    on the command line is the only one asked). The same for ``promptctl test`` and ``promptctl run``,
+    so an answer recorded by one is found by the other."""
+    fmt = response_format(prompt.output)
+
+    def to(endpoint: Endpoint) -> ChatRequest:
+        return ChatRequest(endpoint, tuple(messages), {**endpoint.params, **prompt.params}, fmt, prompt.tools)
+
+    primary = to(resolve_endpoint(model_name, models))
+    return primary, [to(resolve_endpoint(name, models)) for name in prompt.fallbacks] if fallbacks else []
+
+
 @dataclass(slots=True)
 class _Job:
     project: Project
@@ -269,14 +286,7 @@ class _Run:
                 "`defaults.model` in promptctl.yaml, or pass --model)",
             )
         models = job.project.config.models if job.model_override is None else self.project.config.models
-        primary = resolve_endpoint(model_name, models)
-        fmt = response_format(prompt.output)
-        request = ChatRequest(primary, tuple(messages), {**primary.params, **prompt.params}, fmt, prompt.tools)
-        fallbacks = []
-        if job.model_override is None:
-            for name in prompt.fallbacks:
-                ep = resolve_endpoint(name, models)
-                fallbacks.append(ChatRequest(ep, tuple(messages), {**ep.params, **prompt.params}, fmt, prompt.tools))
+        request, fallbacks = chat_requests(prompt, messages, model_name, models, fallbacks=job.model_override is None)
         hint = f"record it with `promptctl test --mode auto {shlex.quote(job.dataset.name)} --filter {shlex.quote(case.id)}`"
         completion = await self.caller.chat(
             request, fallbacks, file=prompt_file(prompt.name), meta={"prompt": prompt.name, "case": case.id},
