@@ -30,6 +30,12 @@ RefOption = Annotated[
     ),
 ]
 
+WatchOption = Annotated[
+    bool,
+    typer.Option("--watch", "-w", help="Run once, then again each time a file it reads is saved (what the file "
+                 "affects), until Ctrl-C."),
+]
+
 
 class TextOrJson(str, Enum):
     text = "text"

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from .app import app
-from .common import ProjectOption, RefOption, note, project_dir
+from .common import ProjectOption, RefOption, WatchOption, note, project_dir
 
 
 class LintFormat(str, Enum):
@@ -19,6 +20,9 @@ class LintFormat(str, Enum):
     sarif = "sarif"
     github = "github"
 
+
+if TYPE_CHECKING:
+    from ..lint.engine import LintOptions
 
 _CODES_HELP = "Comma-separated rule codes or prefixes (PC2 = every PC2xx rule, ALL = every rule)."
 
@@ -71,6 +75,7 @@ def lint_command(
     output: Annotated[
         Optional[Path], typer.Option("--output", "-o", metavar="FILE", help="Write the findings to FILE instead of stdout.")
     ] = None,
+    watch: WatchOption = False,
     project: ProjectOption = None,
 ) -> None:
     """Lint prompts, partials, datasets and promptctl.yaml; report every finding as path:line:col: CODE message.
@@ -92,8 +97,8 @@ def lint_command(
     if explain is not None:
         sys.stdout.write(explain_rule(find_rule(explain)))
         return
-    from ..lint.engine import LintOptions, run_lint
-    from ..lint.formats import render, summary
+    from ..errors import UsageError
+    from ..lint.engine import LintOptions
     from ..lint.rules import expand
 
     chosen = split_codes(select) if select is not None else None
@@ -105,9 +110,42 @@ def lint_command(
     for option, tokens in (("--select", options.select or ()), ("--extend-select", options.extend_select),
                            ("--ignore", options.ignore)):
         expand(tokens, option=option)  # a bad code is a usage error before anything is read
-    report = run_lint(
-        [str(p) for p in paths] if paths else None, project=project_dir(project), ref=ref, options=options
-    )
+    if watch:
+        from ..config import project_root
+        from .watch import real
+        from .watch import watch as watch_files
+
+        if ref is not None:
+            raise UsageError("--watch lints the working tree, so it cannot be combined with --ref")
+        named = [real(p) for p in paths or ()]
+
+        def once(changed: set[str] | None) -> bool:
+            if changed is None:
+                targets = [str(p) for p in paths] if paths else None
+            else:  # the saved files (within the paths named), and what they affect
+                saved = [p for p in sorted(changed) if os.path.exists(p)
+                         and (not named or any(p == n or p.startswith(n + os.sep) for n in named))]
+                if not saved and named:
+                    return False
+                targets = saved or ([str(p) for p in paths] if paths else None)  # only deletions: everything again
+            _lint_once(targets, project, options, statistics, fmt, output)
+            return True
+
+        root = project_root(project_dir(project))
+        watch_files(root, once, skip=[root / ".promptctl", *([output] if output else [])])
+        return
+    errors = _lint_once([str(p) for p in paths] if paths else None, project, options, statistics, fmt, output, ref=ref)
+    if errors and not exit_zero:
+        raise typer.Exit(1)
+
+
+def _lint_once(targets: list[str] | None, project: Optional[Path], options: LintOptions, statistics: bool, fmt: LintFormat,
+               output: Optional[Path], *, ref: Optional[str] = None) -> int:
+    """Lint ``targets`` (None: the whole project), print the findings and the summary; the errors found."""
+    from ..lint.engine import run_lint
+    from ..lint.formats import render, summary
+
+    report = run_lint(targets, project=project_dir(project), ref=ref, options=options)
     text = statistics_text(report.findings) if statistics else render(fmt.value, report.findings)
     if output is not None and str(output) != "-":
         from ..fileio import write_output
@@ -117,5 +155,4 @@ def lint_command(
         sys.stdout.write(text)
         sys.stdout.flush()
     note(summary(report.errors, report.warnings, report.files))
-    if report.errors and not exit_zero:
-        raise typer.Exit(1)
+    return report.errors

@@ -7,9 +7,9 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from ..errors import UsageError
+from ..errors import PromptctlError, UsageError
 from .app import app
-from .common import ProjectOption, RefOption, TextOrJson, emit_json, note, project_dir
+from .common import ProjectOption, RefOption, TextOrJson, WatchOption, emit_json, note, project_dir
 
 
 def _pairs(items: list[str]) -> dict[str, str]:
@@ -91,6 +91,7 @@ def render_command(
     sample: SampleOption = None,
     fmt: Annotated[TextOrJson, typer.Option("--format", help="text for people, json for scripts.")] = TextOrJson.text,
     ref: RefOption = None,
+    watch: WatchOption = False,
     project: ProjectOption = None,
 ) -> None:
     """Render a prompt's messages exactly as the model will see them.
@@ -103,8 +104,32 @@ def render_command(
     """
     from ..project import open_project
 
+    if watch:
+        if ref is not None:
+            raise UsageError("--watch renders the working tree, so it cannot be combined with --ref")
+        from .watch import prompt_files, touches, watch as watch_files
+
+        def once(changed: set[str] | None) -> bool:
+            proj = open_project(project_dir(project))  # anew: the files changed
+            files = [str(inputs_file)] if inputs_file is not None else []
+            try:
+                files += prompt_files(proj, proj.get_prompt(name))
+            except PromptctlError:
+                changed = None  # the prompt does not load: show why, whatever was saved
+            if not touches(changed, files):
+                return False
+            _render_once(proj, name, gather_inputs(proj, name, sample, inputs_file, input_), fmt)
+            return True
+
+        root = Path(open_project(project_dir(project)).config.root)
+        watch_files(root, once, skip=[root / ".promptctl"])
+        return
     proj = open_project(project_dir(project), ref=ref)
-    result = proj.render_result(name, gather_inputs(proj, name, sample, inputs_file, input_))
+    _render_once(proj, name, gather_inputs(proj, name, sample, inputs_file, input_), fmt)
+
+
+def _render_once(proj: Any, name: str, values: dict[str, Any], fmt: TextOrJson) -> None:
+    result = proj.render_result(name, values)
     if fmt is TextOrJson.json:
         emit_json(result)
         return

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
 from .app import app
-from .common import ProjectOption, RefOption, note, project_dir
+from .common import ProjectOption, RefOption, WatchOption, note, project_dir
 
 if TYPE_CHECKING:
     from ..evals.results import RunResult
@@ -134,6 +135,7 @@ def test_command(
     ] = None,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
+    watch: WatchOption = False,
     project: ProjectOption = None,
 ) -> None:
     """Run regression evals: render every case of the golden datasets, get the model's answer
@@ -150,10 +152,8 @@ def test_command(
     promptctl test --baseline main --format junit -o evals.xml · promptctl test --model fast --model openai/gpt-4o ·
     promptctl test --shard 2/4 --format json -o shard-2.json
     """
-    from ..evals import reports
-    from ..evals.runner import RunOptions, count_cases, run_tests, select_datasets
+    from ..evals.runner import RunOptions
     from ..errors import UsageError
-    from ..project import open_project
 
     for name, value in (("--timeout", timeout), ("--max-cost", max_cost)):
         if value is not None and not math.isfinite(value):
@@ -174,9 +174,6 @@ def test_command(
         shard_spec = parse_shard(shard)
         if update_golden:
             raise UsageError("--update-golden cannot be combined with --shard", hint="update the goldens in one run")
-    proj = open_project(project_dir(project), ref=ref)
-    datasets = select_datasets(proj, targets or [])
-    base = open_project(proj.config.root, ref=baseline) if baseline is not None else None
     options = RunOptions(
         mode=mode.value,
         models=tuple(model or ()),
@@ -187,6 +184,46 @@ def test_command(
         filter=filter_,
         shard=shard_spec,
     )
+    run = functools.partial(_test_once, project_dir(project), ref, targets or [], baseline, options,
+                            quiet=quiet, level=level, fmt=fmt, output=output, update_golden=update_golden)
+    if watch:
+        if update_golden or ref is not None:
+            raise UsageError(f"--watch tests the working tree as it is saved, so it cannot be combined with "
+                             f"{'--update-golden' if update_golden else '--ref'}")
+        from ..project import open_project
+        from .watch import watch as watch_files
+
+        def once(changed: set[str] | None) -> bool:
+            code = run(changed=changed)
+            if code:
+                note(f"(exit {code})")
+            return code is not None
+
+        config = open_project(project_dir(project)).config
+        root = Path(config.root)
+        watch_files(root, once, skip=[root / ".promptctl", root / config.test.recordings, *([output] if output else [])])
+        return
+    raise typer.Exit(run() or 0)
+
+
+def _test_once(project: Path | None, ref: str | None, targets: list[str], baseline: str | None, options: Any, *,
+               quiet: bool, level: int, fmt: TestFormat, output: Path | None, update_golden: bool,
+               changed: set[str] | None = None) -> int | None:
+    """One run of ``promptctl test``: the report, the summary, the goldens and what is pending review; the
+    exit code. ``changed`` (--watch): the saved files; only the datasets they affect run (None when none)."""
+    from ..evals import reports
+    from ..evals.runner import count_cases, run_tests, select_datasets
+    from ..project import open_project
+
+    proj = open_project(project, ref=ref)
+    datasets = select_datasets(proj, targets)
+    if changed is not None:
+        from .watch import dataset_files
+
+        datasets = [d for d in datasets if any(os.path.realpath(f) in changed for f in dataset_files(proj, d))]
+        if not datasets:
+            return None
+    base = open_project(proj.config.root, ref=baseline) if baseline is not None else None
     total = count_cases(datasets, options, baseline=base is not None)
     progress = reports.Progress(total, quiet=quiet)
     recordings = Path(proj.config.root) / proj.config.test.recordings
@@ -206,7 +243,7 @@ def test_command(
     from ..evals.runner import run_secrets
 
     save_pending(proj.config.root, result, goldens_written=update_golden, notify=note, secrets=run_secrets(proj))
-    raise typer.Exit(result.exit_code)
+    return result.exit_code
 
 
 def emit_report(result: RunResult, fmt: TestFormat, output: Path | None) -> None:
