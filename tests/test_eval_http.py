@@ -403,6 +403,31 @@ def test_update_golden_over_http_keeps_comments(tmp_path, server, cli):
 # -- Ctrl-C and resume --------------------------------------------------------------------------
 
 
+def test_ctrl_c_cancels_the_calls_in_flight_at_once(tmp_path, server):
+    cases = {f"c{i}": f"slow {i}" for i in range(4)}
+    root = make_project(tmp_path / "p", server, cases, test="{timeout_s: 60, retries: 0, concurrency: 4}")
+    server.latency = 30.0  # every call would take half a minute
+    proc = subprocess.Popen([sys.executable, "-m", "promptctl", "test"], cwd=root,
+                            env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while server.count() < 4 and time.monotonic() < deadline:  # every call in flight
+            time.sleep(0.05)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        waited = time.monotonic() - sent
+    finally:
+        proc.kill()
+        server.latency = 0.0
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert waited < 3, f"Ctrl-C took {waited:.1f} s with calls in flight"  # generous: it takes a few ms
+
+
+
+
 def test_ctrl_c_keeps_the_recordings_and_a_rerun_pays_only_for_the_rest(tmp_path, server, cli):
     cases = {f"c{i}": f"question {i}" for i in range(8)}
     root = make_project(tmp_path / "p", server, cases, test="{timeout_s: 5, retries: 0, concurrency: 2}")
@@ -422,7 +447,9 @@ def test_ctrl_c_keeps_the_recordings_and_a_rerun_pays_only_for_the_rest(tmp_path
     assert proc.returncode == 130, err
     assert "interrupted" in err and "run again to resume" in err
     assert "Traceback" not in err
+    assert "failed before the interruption (1):" in err  # the report will not come: said at once
     assert "FAIL qa/c0: local: HTTP 401" in err and "Bearer ***" in err
+    assert "Warning" not in err, err
     assert CANARY not in out + err and OPENAI_CANARY not in out + err
     kept = [json.loads(line) for line in recordings.read_text().splitlines()]  # every line is a whole record
     done = {r["case"] for r in kept}

@@ -43,14 +43,15 @@ def verbosity(quiet: bool, verbose: bool) -> int:
     return QUIET if quiet else VERBOSE if verbose else NORMAL
 
 
-def print_summary(result: RunResult, level: int, tty: bool) -> None:
-    """The report for people, on stderr: rich tables on a terminal, plain text otherwise."""
+def print_summary(result: RunResult, level: int, tty: bool, *, header: bool = True) -> None:
+    """The report for people, on stderr: rich tables on a terminal, plain text otherwise (without its
+    header line when the progress lines came after it)."""
     from ..evals import reports
 
     if tty:
         reports.print_rich(result, sys.stderr, verbosity=level)
     else:
-        sys.stderr.write(reports.format_text(result, verbosity=level))
+        sys.stderr.write(reports.format_text(result, verbosity=level, header=header))
 
 
 #: ``-o FILE`` of the commands that write a test report (test, report).
@@ -225,15 +226,20 @@ def _test_once(project: Path | None, ref: str | None, targets: list[str], baseli
             return None
     base = open_project(proj.config.root, ref=baseline) if baseline is not None else None
     total = count_cases(datasets, options, baseline=base is not None)
-    progress = reports.Progress(total, quiet=quiet)
+    header = reports.header_line(proj.source.label, options.mode, base.source.label if base is not None else None)
+    progress = reports.Progress(total, quiet=quiet, header=header)
     recordings = Path(proj.config.root) / proj.config.test.recordings
     try:
         with progress:
             result = run_tests(proj, datasets, options, baseline=base, on_case=progress.case_done)
     except KeyboardInterrupt:
+        if progress.failures and not quiet:  # the report that lists them will not come
+            note(f"failed before the interruption ({len(progress.failures)}):")
+            for line in progress.failures[:50]:
+                note(f"  FAIL {line}")
         note(f"interrupted: every response received so far is recorded in {recordings}; run again to resume")
         raise
-    print_summary(result, level, progress.tty)
+    print_summary(result, level, progress.tty, header=not progress.header_shown)
     emit_report(result, fmt, output)
     if update_golden:
         from ..evals.goldens import update_goldens

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
@@ -226,11 +227,17 @@ def case_detail(c: CaseResult) -> list[str]:
     return out
 
 
-def format_text(r: RunResult, *, max_failures: int = 50, verbosity: int = NORMAL) -> str:
-    """The plain-text report (what a non-TTY stderr and ``-o FILE`` with ``--format text`` get)."""
+def header_line(version: str, mode: str, baseline: str | None = None) -> str:
+    """``promptctl test: working tree, mode replay``: the first line of a run's report."""
+    return f"promptctl test: {version}, mode {mode}" + (f", baseline {baseline}" if baseline else "")
+
+
+def format_text(r: RunResult, *, max_failures: int = 50, verbosity: int = NORMAL, header: bool = True) -> str:
+    """The plain-text report (what a non-TTY stderr and ``-o FILE`` with ``--format text`` get);
+    without its header line when ``header`` is false (the progress lines came after it)."""
     if verbosity <= QUIET:
         return summary_line(r) + "\n"
-    lines = [f"promptctl test: {r.version}, mode {r.mode}" + (f", baseline {r.baseline_version}" if r.baseline_version else "")]
+    lines = [header_line(r.version, r.mode, r.baseline_version)] if header else []
     lines += _table([dataset_row(d) for d in r.datasets])
     shown = _shown_cases(r, verbosity)
     limit = len(shown) if verbosity >= VERBOSE else max_failures
@@ -555,19 +562,28 @@ def comparable(golden: Any, output: str | None) -> tuple[str, str]:
 
 
 class Progress:
-    """Progress on stderr: a rich progress bar on a terminal; else one plain line per failing case
-    and per finished dataset."""
+    """Progress on stderr: a rich progress bar on a terminal; else plain lines for a log: the run's
+    header (once the first case ends), a count at most every PLAIN_EVERY_S seconds, and a line per finished dataset. The
+    failing cases are listed once, with their reasons, in the report that follows."""
 
-    def __init__(self, total: int, *, stream: IO[str] | None = None, tty: bool | None = None, quiet: bool = False) -> None:
+    PLAIN_EVERY_S = 10.0
+
+    def __init__(self, total: int, *, stream: IO[str] | None = None, tty: bool | None = None, quiet: bool = False,
+                 header: str | None = None) -> None:
         self.stream = stream or sys.stderr
         self.quiet = quiet
         self.total = total
         self.done = 0
         self.failed = 0
         self.tty = self.stream.isatty() if tty is None else tty
+        self.header = header
+        self.header_shown = False
         self._bar: Any = None
         self._task: Any = None
         self._counts: dict[int, int] = {}
+        self._started = time.monotonic()
+        self._said = self._started
+        self.failures: list[str] = []  # "support-reply/refund: why", as they happen (said if the run is interrupted)
 
     def __enter__(self) -> Progress:
         if self.tty:
@@ -590,13 +606,20 @@ class Progress:
         self.done += 1
         if case.status in ("failed", "error"):
             self.failed += 1
+            self.failures.append(f"{dataset.name}/{case.id}: {_one_line(case.reason, 200)}")
         if self._bar is not None:
             self._bar.update(self._task, advance=1, status=f"{self.failed} failed" if self.failed else "")
             return
         if self.quiet:
             return
-        if case.status in ("failed", "error"):
-            self.stream.write(f"FAIL {dataset.name}/{case.id}: {_one_line(case.reason, 200)}\n")
+        if self.header and not self.header_shown:  # at the first case's end: a run stopped before any says nothing
+            self.stream.write(self.header + "\n")
+            self.header_shown = True
+        now = time.monotonic()
+        if now - self._said >= self.PLAIN_EVERY_S and self.done < self.total:
+            self._said = now
+            failed = f", {self.failed} failed" if self.failed else ""
+            self.stream.write(f"testing: {self.done}/{self.total} cases{failed} ({now - self._started:.0f} s)\n")
         key = id(dataset)
         self._counts[key] = self._counts.get(key, 0) + 1
         if self._counts[key] == len(dataset.cases):
