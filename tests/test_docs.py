@@ -2,7 +2,7 @@
 
 A relative link must name a file (or folder) of the repository, and its ``#anchor`` a heading of the
 Markdown file it names, by GitHub's rules for heading ids. Every docs page is linked from the
-README.
+README; every command's ``-h`` epilog names a page (and heading) that exists.
 """
 
 from __future__ import annotations
@@ -153,3 +153,44 @@ def test_ci_runs_the_readme_test_command():
     ci = (REPO / ".ci" / "run").read_text(encoding="utf-8").strip().split("\n")[-1].strip()
     assert ci == command
 
+
+def _commands():
+    """``(path, click command)`` of every promptctl command and command group."""
+    from typer.main import get_command
+
+    from promptctl.cli import app
+
+    todo = [("promptctl", get_command(app))]
+    while todo:
+        path, cmd = todo.pop()
+        yield path, cmd
+        for name, sub in getattr(cmd, "commands", {}).items():
+            todo.append((f"{path} {name}", sub))
+
+
+# The commands whose -h must name their page.
+DOCUMENTED = ("init", "import promptfoo", "lint", "render", "diff", "log", "test", "review", "export finetune",
+              "report", "recordings prune", "publish", "promote", "rollback", "release", "versions", "history",
+              "show", "verify", "monitor", "golden add", "schema", "completion")
+
+
+def test_every_help_epilog_names_a_page_that_exists():
+    commands = dict(_commands())
+    for name in DOCUMENTED:
+        assert commands[f"promptctl {name}"].epilog, f"promptctl {name} -h names no docs page"
+    checked = 0
+    for path, cmd in commands.items():
+        for ref in re.findall(r"docs/[\w./-]+\.md(?:#[\w-]+)?", cmd.epilog or ""):
+            file, _, anchor = ref.partition("#")
+            assert (REPO / file).is_file(), f"{path}: {ref}: no such page"
+            assert not anchor or anchor in anchors(REPO / file), f"{path}: {ref}: no such heading"
+            checked += 1
+        for line in (cmd.epilog or "").split("\n"):
+            assert len(line) <= 78, f"{path}: epilog line too long for an 80-column help: {line!r}"
+    assert checked >= len(DOCUMENTED)
+
+
+def test_the_test_help_ends_with_its_page(cli):
+    r = cli(["test", "-h"])
+    assert r.code == 0, r.err
+    assert r.out.rstrip().endswith("\n\n  See docs/evals.md in the promptctl repository."), r.out[-300:]

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ..errors import UsageError
-from .app import app
+from .app import app, see
 from .common import ProjectOption, RefOption, TextOrJson, emit_json, note, project_dir
 
 
@@ -55,7 +55,7 @@ def typed_inputs(pairs: dict[str, str], declared: dict[str, Any]) -> dict[str, A
     return out
 
 
-@app.command("render")
+@app.command("render", epilog=see("commands.md#promptctl-render-name"))
 def render_command(
     name: Annotated[str, typer.Argument(help="The prompt's name: its path under the prompt root, e.g. support/reply.")],
     input_: Annotated[

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from .app import app
+from .app import app, see
 from .common import ProjectOption, RefOption, note, project_dir
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ class Mode(str, Enum):
     off = "off"
 
 
-@app.command("test")
+@app.command("test", epilog=see("evals.md"))
 def test_command(
     targets: Annotated[
         Optional[list[str]],
