@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-#: The defaults (documented in the README, "Safety").
+#: The defaults (documented in docs/safety.md).
 DEFAULT_MAX_OUTPUT_CHARS = 1_000_000
 DEFAULT_MAX_RANGE_ITEMS = 1_000_000
 DEFAULT_MAX_LOOP_ITERATIONS = 1_000_000

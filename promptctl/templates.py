@@ -90,8 +90,8 @@ class _ConfinedLoader(jinja2.BaseLoader):
 #: The default limits of one render (all messages together): the most characters it may produce, the
 #: most items all its ``range()`` calls may produce, the most iterations all its for-loops may run. A
 #: template or an input value can make neither memory nor CPU run away. :class:`RenderLimits` (set by
-#: promptctl.yaml ``render:`` or ``Registry(render_limits=...)``) changes them; documented in the
-#: README ("Safety").
+#: promptctl.yaml ``render:`` or ``Registry(render_limits=...)``) changes them; documented in
+#: docs/safety.md.
 DEFAULT_LIMITS = RenderLimits()
 MAX_OUTPUT_CHARS = DEFAULT_LIMITS.max_output_chars
 MAX_RANGE_ITEMS = DEFAULT_LIMITS.max_range_items

@@ -25,6 +25,40 @@ os.environ["PROMPTCTL_CACHE_DIR"] = _CACHE.name
 os.environ["PROMPTCTL_TOKENIZER"] = "estimate"
 
 
+
+# -- the documentation: README.md (the tour) and the reference pages under docs/ ----------------
+
+DOCS = REPO / "docs"
+
+
+def doc_pages() -> list[Path]:
+    """README.md, then every docs/*.md page in name order."""
+    return [REPO / "README.md", *sorted(DOCS.glob("*.md"))]
+
+
+def docs_text() -> str:
+    """README.md and every docs page, concatenated: for checks that a fact is documented somewhere."""
+    return "\n".join(page.read_text(encoding="utf-8") for page in doc_pages())
+
+
+def doc_section(page: str, heading: str) -> str:
+    """The section of ``page`` (``docs/ci.md``, ``README.md``) under the heading line ``heading``
+    (``## pre-commit``), up to the next heading of the same or a higher level outside code blocks."""
+    lines = (REPO / page).read_text(encoding="utf-8").split("\n")
+    level = len(heading) - len(heading.lstrip("#"))
+    assert heading in lines, f"{page} has no heading {heading!r}"
+    start = lines.index(heading) + 1
+    fence = False
+    for i in range(start, len(lines)):
+        line = lines[i]
+        if line.lstrip().startswith(("```", "~~~")):
+            fence = not fence
+        elif not fence and line.startswith("#"):
+            hashes = len(line) - len(line.lstrip("#"))
+            if hashes <= level and line[hashes:hashes + 1] == " ":
+                return "\n".join(lines[start:i])
+    return "\n".join(lines[start:])
+
 def write_tree(root: Path, files: dict[str, str]) -> Path:
     """Write ``{relative path: text}`` under ``root`` (text is dedented) and return root."""
     for rel, text in files.items():

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, GitRepo, run_promptctl, write_tree
+from conftest import REPO, GitRepo, doc_section, run_promptctl, write_tree
 from test_lint_rules import BASE, EVAL, GREET, PROMPT, greet, make
 
 SARIF_SCHEMA = Path(__file__).parent / "data" / "sarif-2.1.0-rtm.5.json"
@@ -436,11 +436,10 @@ def test_rules_and_explain_import_nothing_heavy():
     assert p.stdout.strip() == "[]", p.stderr
 
 
-def test_readme_documents_every_rule():
+def test_the_docs_document_every_rule():
     from promptctl.lint.rules import RULES
 
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    section = readme.split("### `promptctl lint", 1)[1]
+    section = doc_section("docs/lint.md", "### Rules")
     for rule in RULES.values():
         assert f"| {rule.code} | {rule.name} |" in section, rule.code
 

@@ -214,6 +214,8 @@ def test_sdist_holds_schemas_and_example_and_builds_a_complete_wheel(sdist, tmp_
     assert {f"schemas/{n}.schema.json" for n in SCHEMA_NAMES} <= names
     assert example_sources() <= names
     assert "pyproject.toml" in names
+    # the README and the docs pages it links to (tests/test_docs.py checks them in the sdist too)
+    assert {"README.md"} | {f"docs/{p.name}" for p in (REPO / "docs").glob("*.md")} <= names
 
     out = tmp_path / "wheel"
     pip("wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(tmp_path / top), cwd=tmp_path)

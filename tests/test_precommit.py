@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import GIT_ENV, REPO, GitRepo
+from conftest import GIT_ENV, REPO, GitRepo, doc_section
 from test_lint_rules import BASE, PROMPT, greet
 
 pytest.importorskip("pre_commit", reason="pre-commit is not installed: pip install -e '.[dev]'")
@@ -85,19 +85,18 @@ def test_try_repo_fails_on_a_broken_prompt_and_passes_on_a_good_one(tmp_path):
     assert "Failed" in out and "promptctl test --mode auto" in out
 
 
-def readme_yaml_blocks(after: str) -> list[str]:
-    """The ```yaml blocks of the README section that starts with the heading ``after``."""
-    text = (REPO / "README.md").read_text()
-    section = text.split(after, 1)[1].split("\n### ", 1)[0]
+def docs_yaml_blocks(page: str, heading: str) -> list[str]:
+    """The ```yaml blocks of the section of ``page`` under the heading line ``heading``."""
+    section = doc_section(page, heading)
     return [block.split("```", 1)[0] for block in section.split("```yaml\n")[1:]]
 
 
-def test_the_readme_snippets_work_as_written(tmp_path):
-    """The README's `repo: local` config, copied as it is, runs both hooks with the real pre-commit;
-    its remote snippet names a rev form that exists (a sha or a tag), never a tag that does not."""
+def test_the_documented_snippets_work_as_written(tmp_path):
+    """The docs' `repo: local` config (docs/ci.md), copied as it is, runs both hooks with the real
+    pre-commit; its remote snippet names a rev form that exists (a sha or a tag), never a tag that does not."""
     import yaml
 
-    local, remote = readme_yaml_blocks("#### pre-commit")[:2]
+    local, remote = docs_yaml_blocks("docs/ci.md", "## pre-commit")[:2]
     # no made-up version: a placeholder the reader must replace, saying with what
     assert yaml.safe_load(remote)["repos"][0]["rev"] == "SHA-OR-TAG" and "git ls-remote" in remote
     from promptctl.scaffold import init_project

@@ -20,6 +20,13 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 
+def see(page: str) -> str:
+    """A command's help epilog naming the page that documents it (``evals.md#recordings``: a path under
+    docs/, and optionally a heading's anchor; tests/test_docs.py checks that both exist). The ``\\b``
+    line makes click print it as written: rewrapped, a path could break at a hyphen."""
+    return f"\b\nSee docs/{page} in the promptctl repository."
+
+
 def command_group(name: str, help: str) -> typer.Typer:
     """A group of subcommands (``promptctl export finetune``), registered on ``app``, with the
     conventions of every other command (``-h``, plain help text, help when given no subcommand)."""

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from .app import app
+from .app import app, see
 
 COMPLETE_VAR = "_PROMPTCTL_COMPLETE"
 
@@ -19,7 +19,7 @@ class Shell(str, Enum):
     fish = "fish"
 
 
-@app.command("completion")
+@app.command("completion", epilog=see("commands.md#conventions"))
 def completion_command(
     shell: Annotated[Shell, typer.Argument(help="bash, zsh or fish.", show_default=False)],
 ) -> None:

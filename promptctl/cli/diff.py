@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .app import app
+from .app import app, see
 from .common import ProjectOption, TextOrJson, emit_json, project_dir
 
 
@@ -17,7 +17,7 @@ class DiffFormat(str, Enum):
     markdown = "markdown"
 
 
-@app.command("diff")
+@app.command("diff", epilog=see("commands.md#promptctl-diff-a-b-names"))
 def diff_command(
     args: Annotated[
         Optional[list[str]],
@@ -58,7 +58,7 @@ def diff_command(
         raise typer.Exit(1)
 
 
-@app.command("log")
+@app.command("log", epilog=see("commands.md#promptctl-log-name"))
 def log_command(
     name: Annotated[Optional[str], typer.Argument(help="A prompt name; omit for every prompt.")] = None,
     max_count: Annotated[int, typer.Option("--max-count", "-n", min=1, help="Look at most this many commits back.")] = 100,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from .app import command_group
+from .app import command_group, see
 from .common import ProjectOption, RefOption, TextOrJson, emit_json, note, project_dir
 
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ export_app = command_group(
 )
 
 
-@export_app.command("finetune", short_help="Write the cases and their goldens as OpenAI chat fine-tuning JSONL.")
+@export_app.command("finetune", epilog=see("production.md#promptctl-export-finetune"), short_help="Write the cases and their goldens as OpenAI chat fine-tuning JSONL.")
 def finetune_command(
     targets: Annotated[
         Optional[list[str]],

@@ -7,14 +7,14 @@ from typing import Annotated, Optional
 
 import typer
 
-from .app import command_group
+from .app import command_group, see
 from .common import ProjectOption, TextOrJson, emit_json, note, project_dir
 
 golden_app = command_group("golden", "Golden cases from elsewhere: `promptctl golden add --from OBSERVATIONS --prompt NAME` "
                            "proposes production calls as new cases, for `promptctl review`.")
 
 
-@golden_app.command("add")
+@golden_app.command("add", epilog=see("production.md"))
 def golden_add_command(
     observations: Annotated[
         list[Path], typer.Option("--from", metavar="OBSERVATIONS", help="Observation files or folders written by "

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .app import command_group
+from .app import command_group, see
 from .common import TextOrJson, note, project_dir
 
 import_app = command_group(
@@ -20,7 +20,7 @@ import_app = command_group(
 )
 
 
-@import_app.command("promptfoo", short_help="Turn a promptfooconfig.yaml into prompts, datasets and model aliases.")
+@import_app.command("promptfoo", epilog=see("import.md"), short_help="Turn a promptfooconfig.yaml into prompts, datasets and model aliases.")
 def promptfoo_command(
     config: Annotated[
         Optional[Path],

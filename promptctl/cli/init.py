@@ -8,11 +8,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from .app import app
+from .app import app, see
 from .common import note, project_dir
 
 
-@app.command("init")
+@app.command("init", epilog=see("commands.md#promptctl-init-dir"))
 def init_command(
     directory: Annotated[
         Optional[Path],

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from .app import app
+from .app import app, see
 from .common import ProjectOption, RefOption, WatchOption, note, project_dir
 
 
@@ -43,7 +43,7 @@ def statistics_text(findings: list) -> str:  # type: ignore[type-arg]
                    for (code, severity), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-@app.command("lint")
+@app.command("lint", epilog=see("lint.md"))
 def lint_command(
     paths: Annotated[
         Optional[list[Path]],

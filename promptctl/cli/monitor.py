@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .app import app
+from .app import app, see
 from .common import ProjectOption, note
 from .registry import RegistryOption
 from .test import OutputOption
@@ -22,7 +22,7 @@ class MonitorFormat(str, Enum):
     html = "html"
 
 
-@app.command("monitor")
+@app.command("monitor", epilog=see("production.md"))
 def monitor_command(
     observations: Annotated[
         list[Path],

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from .app import app
+from .app import app, see
 from .common import ProjectOption, note, project_dir
 
 recordings_app = typer.Typer(
@@ -27,7 +27,7 @@ class PruneFormat(str, Enum):
     json = "json"
 
 
-@recordings_app.command("prune")
+@recordings_app.command("prune", epilog=see("evals.md#recordings"))
 def prune_command(
     check: Annotated[
         bool, typer.Option("--check", help="Change nothing: list the unused recordings and exit 1 when there are some (for CI).")

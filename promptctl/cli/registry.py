@@ -6,7 +6,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from .app import app
+from .app import app, see
 from .common import ProjectOption, TextOrJson, emit_json, note, project_dir
 
 RegistryOption = Annotated[
@@ -45,7 +45,7 @@ def _moved(move: Any, fmt: TextOrJson) -> None:
         note(move.note)
 
 
-@app.command("publish")
+@app.command("publish", epilog=see("registry.md#promptctl-publish"))
 def publish_command(
     message: Annotated[Optional[str], typer.Option("--message", "-m", help="What this version is: kept in the bundle.")] = None,
     channel: Annotated[Optional[str], typer.Option("--channel", help="Also promote the new version to this channel.")] = None,
@@ -94,7 +94,7 @@ def publish_command(
             note(result.promotion.note)
 
 
-@app.command("promote")
+@app.command("promote", epilog=see("registry.md"))
 def promote_command(
     version: Annotated[str, typer.Argument(help="The version to serve (v3), or a channel whose version to take.")],
     channel: Annotated[str, typer.Argument(help="The channel to move, e.g. production. Created on first promote.")],
@@ -118,7 +118,7 @@ def promote_command(
     _moved(promote(handle, version, channel, actor=_actor(handle), reason=reason, force=force), fmt)
 
 
-@app.command("rollback")
+@app.command("rollback", epilog=see("registry.md"))
 def rollback_command(
     channel: Annotated[str, typer.Argument(help="The channel to roll back, e.g. production.")],
     to: Annotated[Optional[str], typer.Option("--to", help="The version to go back to. Default: the one served before the current one.")] = None,
@@ -141,7 +141,7 @@ def rollback_command(
     _moved(rollback(handle, channel, actor=_actor(handle), to=to, reason=reason), fmt)
 
 
-@app.command("release")
+@app.command("release", epilog=see("registry.md"))
 def release_command(
     channel: Annotated[str, typer.Argument(help="The channel on hold.")],
     reason: ReasonOption = None,
@@ -159,7 +159,7 @@ def release_command(
     _moved(release(handle, channel, actor=_actor(handle), reason=reason), fmt)
 
 
-@app.command("versions")
+@app.command("versions", epilog=see("registry.md"))
 def versions_command(
     fmt: FormatOption = TextOrJson.text,
     registry: RegistryOption = None,
@@ -189,7 +189,7 @@ def versions_command(
         raise typer.Exit(1)
 
 
-@app.command("history")
+@app.command("history", epilog=see("registry.md"))
 def history_command(
     channel: Annotated[str, typer.Argument(help="The channel, e.g. production.")],
     max_count: Annotated[Optional[int], typer.Option("--max-count", "-n", min=1, help="Show at most this many records.")] = None,
@@ -216,7 +216,7 @@ def history_command(
         raise log.problem
 
 
-@app.command("show")
+@app.command("show", epilog=see("registry.md"))
 def show_command(
     target: Annotated[str, typer.Argument(help="A version (v3) or a channel (production).")],
     name: Annotated[Optional[str], typer.Argument(help="A prompt in it; omit for the whole bundle.")] = None,
@@ -238,7 +238,7 @@ def show_command(
     typer.echo(format_prompt(data) if name is not None else format_bundle(data), nl=False)
 
 
-@app.command("verify")
+@app.command("verify", epilog=see("registry.md#promptctl-verify"))
 def verify_command(
     repair: Annotated[
         bool,

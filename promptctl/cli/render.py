@@ -8,7 +8,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ..errors import PromptctlError, UsageError
-from .app import app
+from .app import app, see
 from .common import ProjectOption, RefOption, TextOrJson, WatchOption, emit_json, note, project_dir
 
 
@@ -83,7 +83,7 @@ def gather_inputs(proj: Any, name: str, sample: str | None, inputs_file: Path | 
     return values
 
 
-@app.command("render")
+@app.command("render", epilog=see("commands.md#promptctl-render-name"))
 def render_command(
     name: Annotated[str, typer.Argument(help="The prompt's name: its path under the prompt root, e.g. support/reply.")],
     input_: InputOption = None,

@@ -7,11 +7,11 @@ from typing import Annotated
 
 import typer
 
-from .app import app
+from .app import app, see
 from .test import OutputOption, QuietOption, TestFormat, VerboseOption, emit_report, print_summary, verbosity
 
 
-@app.command("report")
+@app.command("report", epilog=see("evals.md#reports"))
 def report_command(
     reports: Annotated[
         list[str],

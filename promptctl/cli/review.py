@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from .app import app
+from .app import app, see
 from .common import ProjectOption, TextOrJson, emit_json, note, project_dir
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ KEYS_HELP = """\
   ?  this help"""
 
 
-@app.command("review")
+@app.command("review", epilog=see("evals.md#promptctl-review"))
 def review_command(
     targets: Annotated[
         Optional[list[str]],

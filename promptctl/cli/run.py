@@ -8,12 +8,12 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ..errors import UsageError
-from .app import app
+from .app import app, see
 from .common import ProjectOption, RefOption, TextOrJson, emit_json, note, project_dir
 from .render import InputOption, InputsFileOption, SampleOption, gather_inputs
 
 
-@app.command("run")
+@app.command("run", epilog=see("commands.md#promptctl-run-name"))
 def run_command(
     name: Annotated[str, typer.Argument(help="The prompt's name: its path under the prompt root, e.g. support/reply.")],
     input_: InputOption = None,

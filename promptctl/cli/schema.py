@@ -6,11 +6,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from .app import app
+from .app import app, see
 from .common import TextOrJson, emit_json
 
 
-@app.command("schema")
+@app.command("schema", epilog=see("commands.md#promptctl-schema-name"))
 def schema_command(
     name: Annotated[
         Optional[str],

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from .app import app
+from .app import app, see
 from .common import ProjectOption, RefOption, WatchOption, note, project_dir
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ class Mode(str, Enum):
     off = "off"
 
 
-@app.command("test")
+@app.command("test", epilog=see("evals.md"))
 def test_command(
     targets: Annotated[
         Optional[list[str]],

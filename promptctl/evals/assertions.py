@@ -989,7 +989,7 @@ _FUNCTION_REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 def run_python(source: str, names: Mapping[str, Any], what: str) -> Any:
     """The value of ``source``, a Python expression or (promptfoo's multi-line form) a function body
     that ``return``s, with ``names`` (output, data, context, golden, inputs) in scope. Repository code,
-    run as the repository's own tests would run it (see the README's safety notes)."""
+    run as the repository's own tests would run it (see docs/assertions.md, ``python``)."""
     code = source.strip()
     body = "\n" in code or re.match(r"return\b", code) is not None
     if body:

@@ -98,7 +98,7 @@ def _check_types(lin: Linter, rel: str, asserts: Any, where: Any, *, guards: boo
                     + ", and their not- forms); check it in a dataset instead")
         elif isinstance(kind, str) and kind not in allowed:
             close = difflib.get_close_matches(kind, allowed, n=1, cutoff=0.6)
-            hint = f"did you mean {close[0]!r}?" if close else "see the assertion types in the README"
+            hint = f"did you mean {close[0]!r}?" if close else "see the assertion types in docs/assertions.md"
             line, col = where(i)
             lin.add("PC503", rel, line, col, f"unknown {'guard' if guards else 'assertion'} type {kind!r}; {hint}")
         elif isinstance(kind, str) and isinstance(a.get("value"), str) and a["value"].startswith("file://"):

@@ -321,7 +321,7 @@ def list_rules() -> str:
 
 
 def rule_table() -> str:
-    """The rule table as Markdown (the README's copy is checked against it by the tests)."""
+    """The rule table as Markdown (docs/lint.md's copy is checked against it by the tests)."""
     lines = ["| code | name | severity | what it finds |", "| --- | --- | --- | --- |"]
     for r in _ALL:
         sev = r.severity + ("" if r.default else ", opt-in")

@@ -295,7 +295,7 @@ def publish(
     actor: str | None = None,
     require_tests: bool = False,
 ) -> PublishResult:
-    """What ``promptctl publish`` does; see the README's "Registry and channels"."""
+    """What ``promptctl publish`` does; see docs/registry.md."""
     from ..project import load_project
     from ..sources import WorkTree, open_git_revision
     from .actor import current_actor
