@@ -21,6 +21,39 @@ def _case(id: str, status: str, output: str | None, golden, reason: str = "") ->
                       source=f"evals/qa.eval.yaml:{len(id)}", latency_ms=12.0)
 
 
+def test_the_terminal_table_folds_long_names_instead_of_cutting_them(monkeypatch):
+    import io
+
+    name = "customer-support-escalations-for-enterprise-accounts-in-europe"
+    dataset = Dataset(path=f"evals/{name}.eval.yaml", prompt=f"team/{name}", cases=(), threshold=0.5)
+    run = RunResult([DatasetResult(dataset, "openai/gpt-4o-mini-2024-07-18", f"team/{name}@abc1234",
+                                   [_case("a", "passed", "x", "x")])], mode="replay")
+    for width in ("160", "120", "112"):
+        monkeypatch.setenv("COLUMNS", width)
+        out = io.StringIO()
+        reports.print_rich(run, out)
+        text = out.getvalue()
+        assert "…" not in text, text
+        assert max(len(line) for line in text.splitlines()) <= int(width)
+        lines = text.splitlines()
+        if "│" in text:  # the boxed table (wide terminals)
+            rows = [line.split("│")[1:-1] for line in lines if line.startswith("│")]
+        else:  # the lighter table: columns where the header's are
+            head = next(line for line in lines if line.lstrip().startswith("dataset"))
+            starts = [head.index(h) for h in ("dataset", "prompt", "model", "pass rate")]
+            body = lines[lines.index(head) + 2:]
+            rows = [[line[a:b] for a, b in zip(starts, starts[1:])] for line in body if line[:starts[1]].strip() and not line.startswith("ok:")]
+        column = ["".join(row[i].strip() for row in rows) for i in range(3)]  # a folded cell, read down its lines
+        assert column[0] == name
+        assert column[1] == f"team/{name}"
+        assert column[2] == "openai/gpt-4o-mini-2024-07-18"
+        assert "100.0%" in text and "1/1" in text  # figures whole
+    monkeypatch.setenv("COLUMNS", "80")  # too narrow for a table: the plain report, each name whole on its line
+    out = io.StringIO()
+    reports.print_rich(run, out)
+    assert f"team/{name}" in out.getvalue() and "…" not in out.getvalue()
+
+
 def test_a_failing_case_shows_its_output_and_golden():
     text = reports.format_text(_run(_case("short", "failed", "no money back", "yes, a refund", "icontains: no 'refund'")))
     assert "  qa/short failed: icontains: no 'refund' (evals/qa.eval.yaml:5)\n" \

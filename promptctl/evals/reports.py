@@ -311,6 +311,9 @@ def _comparison_lines(r: RunResult) -> list[str]:
 # -- a rich table (TTY) ------------------------------------------------------------------------
 
 
+NARROW = 112  # terminal columns below which the rich table gives way to the plain report
+
+
 def print_rich(r: RunResult, stream: IO[str], *, verbosity: int = NORMAL) -> None:
     """The report as rich tables, for a terminal."""
     from rich.console import Console
@@ -320,10 +323,19 @@ def print_rich(r: RunResult, stream: IO[str], *, verbosity: int = NORMAL) -> Non
     if verbosity <= QUIET:
         console.print(f"[bold {'green' if r.ok else 'red'}]{_escape(summary_line(r))}[/]")
         return
-    table = Table(title=f"promptctl test · {r.version} · mode {r.mode}", title_justify="left")
+    if console.width < NARROW:  # no room for a table whose names can be read: the plain report, lines wrapped
+        console.print(_escape(format_text(r, verbosity=verbosity)), end="", soft_wrap=True)
+        return
+    from rich import box
+
+    table = Table(title=f"promptctl test · {r.version} · mode {r.mode}", title_justify="left",
+                  box=box.HEAVY_HEAD if console.width >= 120 else box.SIMPLE_HEAD)
     rows = [dataset_row(d) for d in r.datasets]
+    figures = ("pass rate", "threshold", "passed", "tokens", "cost", "p50", "p95", "status")
     for col in rows[0] if rows else []:
-        table.add_column(col, justify="right" if col in ("pass rate", "threshold", "tokens", "cost", "p50", "p95") else "left")
+        # on a narrow terminal a long name folds onto a second line, never cut to "support-re…"; figures stay whole
+        table.add_column(col, justify="right" if col in figures[:-1] and col != "passed" else "left",
+                         no_wrap=col in figures, overflow="fold", min_width=None if col in figures else 10)
     for row in rows:
         style = "green" if row["status"] == "ok" else "red"
         table.add_row(*[f"[{style}]{v}[/]" if k == "status" else _escape(v) for k, v in row.items()])
