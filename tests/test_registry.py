@@ -363,6 +363,12 @@ def test_show_versions_and_json(proj, git_repo, cli):
     r = cli(["show", "production"], cwd=proj)
     assert r.code == 0 and r.out.startswith("v2  sha256:") and "channel   production (record 1" in r.out
     assert "support/reply" in r.out and "fast" in r.out
+    rows = [line for line in r.out.splitlines() if line.startswith("  ")]  # the prompts: columns aligned
+    assert len(rows) == 2
+    models = [line.split()[2] for line in rows]
+    assert len({line.index(m, 20) for line, m in zip(rows, models)}) == 1, rows
+    described = [(line, line.split(None, 3)[3]) for line in rows if len(line.split(None, 3)) == 4]
+    assert len({line.index(d, 20) for line, d in described}) == 1, rows
     bundle = json.loads(cli(["show", "v1", "--format", "json"], cwd=proj).out)
     assert bundle == read_bundle(registry(proj), 1)
     one = json.loads(cli(["show", "v2", "support/reply", "--format", "json"], cwd=proj).out)

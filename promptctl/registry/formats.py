@@ -96,9 +96,11 @@ def format_bundle(data: dict[str, Any]) -> str:
     prompts = bundle.get("prompts") or {}
     lines.append(f"prompts   {len(prompts)}")
     width = max((len(n) for n in prompts), default=0)
-    for name, entry in sorted(prompts.items()):
-        desc = entry.get("description") or ""
-        lines.append(f"  {name:<{width}}  {_short(entry['hash'])}  {entry['model']}  {desc.splitlines()[0] if desc else ''}".rstrip())
+    models = max((len(_text(str(e.get("model") or "-"))) for e in prompts.values()), default=0)
+    for name, entry in sorted(prompts.items()):  # columns: name, hash, model, description
+        desc = (entry.get("description") or "").splitlines()
+        model = _text(str(entry.get("model") or "-"))
+        lines.append(f"  {name:<{width}}  {_short(entry['hash'])}  {model:<{models}}  {_text(desc[0]) if desc else ''}".rstrip())
     partials = bundle.get("partials") or {}
     if partials:
         lines.append(f"partials  {', '.join(sorted(partials))}")
