@@ -365,10 +365,16 @@ def test_show_versions_and_json(proj, git_repo, cli):
     assert "support/reply" in r.out and "fast" in r.out
     rows = [line for line in r.out.splitlines() if line.startswith("  ")]  # the prompts: columns aligned
     assert len(rows) == 2
-    models = [line.split()[2] for line in rows]
-    assert len({line.index(m, 20) for line, m in zip(rows, models)}) == 1, rows
-    described = [(line, line.split(None, 3)[3]) for line in rows if len(line.split(None, 3)) == 4]
-    assert len({line.index(d, 20) for line, d in described}) == 1, rows
+    from promptctl.registry.formats import format_bundle
+
+    bundle = {"version": 3, "digest": "sha256:" + "a" * 64, "created_at": "2026-12-01T10:00:00Z", "actor": "Ann",
+              "git": {}, "prompts": {
+                  "a": {"hash": "sha256:" + "1" * 64, "model": "openai/gpt-4o-mini", "description": "First.\nMore."},
+                  "support/reply": {"hash": "sha256:" + "2" * 64, "model": "fast", "description": "Second."}}}
+    rows = [line for line in format_bundle({"bundle": bundle, "channel": None}).splitlines() if line.startswith("  ")]
+    assert [line.index(word) for line, word in zip(rows, ("openai/", "fast"))] == [26, 26], rows
+    assert [line.index(word) for line, word in zip(rows, ("First.", "Second."))] == [46, 46], rows
+    assert "More." not in "\n".join(rows)  # a description's first line only
     bundle = json.loads(cli(["show", "v1", "--format", "json"], cwd=proj).out)
     assert bundle == read_bundle(registry(proj), 1)
     one = json.loads(cli(["show", "v2", "support/reply", "--format", "json"], cwd=proj).out)
