@@ -537,6 +537,28 @@ def test_update_golden_keeps_comments_order_and_quoting(proj):
     assert update_goldens(r) == []
 
 
+def test_update_golden_keeps_the_space_before_a_comment(tmp_path):
+    from promptctl.evals.goldens import write_goldens
+    from promptctl.model import Case
+
+    path = tmp_path / "qa.eval.yaml"
+    path.write_text("prompt: qa\ncases:\n"
+                    "  - id: longer\n    golden: old  # two spaces\n"
+                    '  - id: shorter\n    golden: "a much longer golden value"    # four spaces\n'
+                    "  - id: one\n    golden: x # one space\n"
+                    "  - id: data\n    golden: {a: 1}   # three, in flow style\n")
+    source = str(path)
+    write_goldens([(Case(id="longer", inputs={}, source=source), "a much longer new value"),
+                   (Case(id="shorter", inputs={}, source=source), "short"),
+                   (Case(id="one", inputs={}, source=source), "xyz"),
+                   (Case(id="data", inputs={}, source=source), {"a": 2, "b": [1]})])
+    assert path.read_text() == ("prompt: qa\ncases:\n"
+                                "  - id: longer\n    golden: a much longer new value  # two spaces\n"
+                                '  - id: shorter\n    golden: "short"    # four spaces\n'
+                                "  - id: one\n    golden: xyz # one space\n"
+                                "  - id: data\n    golden: {a: 2, b: [1]}   # three, in flow style\n")
+
+
 def test_update_golden_refuses_several_models(proj):
     r = run(proj, FakeModel(), models=("openai/a", "openai/b"))
     with pytest.raises(UsageError):

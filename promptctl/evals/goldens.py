@@ -162,6 +162,7 @@ def _update_yaml(path: Path, updates: Sequence[tuple[Case, Any]], reviewed: Mapp
     )
 
     yaml, data = _round_trip(path)
+    text_lines = path.read_text(encoding="utf-8").splitlines()
     wanted = {case.id: value for case, value in updates}
     for item in data.get("cases") or []:
         if not hasattr(item, "get") or "id" not in item or str(item["id"]) not in wanted:
@@ -175,8 +176,13 @@ def _update_yaml(path: Path, updates: Sequence[tuple[Case, Any]], reviewed: Mapp
                 value = DoubleQuotedScalarString(value)
             elif isinstance(old, SingleQuotedScalarString):
                 value = SingleQuotedScalarString(value)
+        elif isinstance(value, (dict, list)) and getattr(getattr(old, "fa", None), "flow_style", lambda: False)():
+            value = _flow(value)  # JSON data written as the old golden was: on one line, in braces
         if "golden" in item:
+            gap = _comment_gap(item, "golden", text_lines)
             item["golden"] = value
+            if gap is not None:
+                _keep_comment_gap(yaml, item, "golden", value, gap)
         else:
             keys = list(item)
             at = keys.index("inputs") + 1 if "inputs" in keys else len(keys)
@@ -188,6 +194,44 @@ def _update_yaml(path: Path, updates: Sequence[tuple[Case, Any]], reviewed: Mapp
             else:
                 item.insert(list(item).index("golden") + 1, "reviewed", mark)
     _dump(yaml, data, path)
+
+
+def _flow(value: Any) -> Any:
+    """``value`` (JSON data) as ruamel data that is written in flow style: ``{a: 1, b: [2]}``."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    made = CommentedMap(value) if isinstance(value, dict) else CommentedSeq(value)
+    made.fa.set_flow_style()
+    return made
+
+
+def _comment_gap(item: Any, key: str, lines: list[str]) -> tuple[int, int] | None:
+    """Where ``item[key]``'s value starts and how many spaces were between it and the comment after it
+    on its line (``golden: old  # kept`` -> (col, 2)); None without such a comment."""
+    token = (item.ca.items.get(key) or [None, None, None])[2]
+    if token is None or not str(token.value).startswith("#"):
+        return None
+    line, col = item.lc.value(key)
+    if line >= len(lines) or token.column <= col:
+        return None
+    written = lines[line][col:token.column].rstrip()
+    return col, token.column - col - len(written)
+
+
+def _keep_comment_gap(yaml: Any, item: Any, key: str, value: Any, where: tuple[int, int]) -> None:
+    """Put the comment after ``item[key]``'s new value as far from it as it was from the old one:
+    ruamel keeps a comment's column, which after a shorter value is a wide gap, and after a longer one
+    a single space."""
+    if isinstance(value, str) and "\n" in value:
+        return  # a block scalar: the comment stays after its indicator
+    out = io.StringIO()
+    yaml.dump({key: value}, out)
+    first = out.getvalue().split("\n", 1)[0]
+    shown = first[len(key) + 2:] if first.startswith(f"{key}: ") else None
+    if shown is None:
+        return
+    col, gap = where
+    item.ca.items[key][2].column = col + len(shown) + max(1, gap)
 
 
 def _update_jsonl(path: Path, updates: Sequence[tuple[Case, Any]], reviewed: Mapping[str, str] | None = None) -> None:
