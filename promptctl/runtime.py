@@ -39,7 +39,7 @@ from .model import Prompt as PromptData
 from .registry.bundle import bundle_key, bundle_prompt, decode_bundle
 from .registry.channels import decode_record, head_key, record_hash, record_key, record_seqs
 from .registry.stores import LocalStore, open_store
-from .templates import PartialNotFound, RenderLimits, Renderer
+from .templates import PartialNotFound, Renderer, RenderLimits
 
 __all__ = ["GuardError", "GuardResult", "Prompt", "Registry", "RegistryStatus"]
 

@@ -258,7 +258,7 @@ def test_publish_refuses_a_dirty_tree(proj, cli):
 def test_publish_outside_git_needs_allow_dirty(tmp_path, git_env, cli):
     from conftest import write_tree
 
-    root = write_tree(tmp_path / "plain", {k: v for k, v in PROJECT.items()})
+    root = write_tree(tmp_path / "plain", dict(PROJECT))
     r = cli(["publish"], cwd=root)
     assert r.code == 2 and "not in a git repository" in r.err
     r = cli(["publish", "--allow-dirty"], cwd=root)

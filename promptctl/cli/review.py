@@ -153,7 +153,7 @@ def _list(entries: list[PendingCase], fmt: TextOrJson) -> None:
     rows = [(e.name, e.status, e.where, change_summary(e)) for e in entries]
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     for row in rows:
-        sys.stdout.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[3] + "\n")
+        sys.stdout.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[3] + "\n")
     note(f"{len(entries)} case{'s' if len(entries) != 1 else ''} pending review: "
          "`promptctl review` to go through them")
 

@@ -150,9 +150,9 @@ def test_command(
     promptctl test --baseline main --format junit -o evals.xml · promptctl test --model fast --model openai/gpt-4o ·
     promptctl test --shard 2/4 --format json -o shard-2.json
     """
+    from ..errors import UsageError
     from ..evals import reports
     from ..evals.runner import RunOptions, count_cases, run_tests, select_datasets
-    from ..errors import UsageError
     from ..project import open_project
 
     for name, value in (("--timeout", timeout), ("--max-cost", max_cost)):

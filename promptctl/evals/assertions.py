@@ -587,7 +587,7 @@ def text_similarity(a: str, b: str) -> float:
 
 
 def cosine(u: Sequence[float], v: Sequence[float]) -> float:
-    dot = sum(x * y for x, y in zip(u, v))
+    dot = sum(x * y for x, y in zip(u, v, strict=False))
     nu, nv = math.sqrt(sum(x * x for x in u)), math.sqrt(sum(y * y for y in v))
     return dot / (nu * nv) if nu and nv else 0.0
 
@@ -1253,7 +1253,7 @@ async def _closedqa(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: 
     if verdict_letter is None:
         raise AssertionSetupError(f"the grader's answer ends with neither Y nor N: {_show(answer)}")
     ok = verdict_letter == "Y"
-    reasoning = " ".join(line for line, x in zip(lines, letters) if x not in ("Y", "N"))[:200]
+    reasoning = " ".join(line for line, x in zip(lines, letters, strict=True) if x not in ("Y", "N"))[:200]
     return ok, float(ok), f"grader: {verdict_letter}" + (f" ({reasoning})" if reasoning else "")
 
 

@@ -17,8 +17,8 @@ from .provider import (
     ChatRequest,
     CompleteFn,
     Completion,
-    EmbedFn,
     EmbeddingRequest,
+    EmbedFn,
     Endpoint,
     EstimateFn,
     RetryPolicy,
@@ -335,7 +335,7 @@ class Caller:
                     f"asked {endpoint.model} for {len(missing)} embeddings, got {len(result.vectors)}",
                     kind="invalid_response",
                 )
-            for i, vector in zip(missing, result.vectors):
+            for i, vector in zip(missing, result.vectors, strict=True):
                 vectors[i] = vector
                 if self.mode != "off":
                     self.store.put(

@@ -475,7 +475,7 @@ def accept_all(
         reviewed = {"by": actor or current_actor(root), "at": at or _now()}
         if updates:
             changes = write_goldens(updates, reviewed=reviewed)
-            outcome.accepted.extend(zip(chosen, changes))
+            outcome.accepted.extend(zip(chosen, changes, strict=True))
             _remove(root, chosen)
         for rel, added in additions.items():
             from .goldens import add_cases
@@ -577,7 +577,7 @@ def change_summary(entry: PendingCase, width: int = 60) -> str:
     if "\n" not in old and "\n" not in new:
         half = max(10, width // 2)
         same = 0  # a long common beginning is cut, so that what changed shows
-        for x, y in zip(old, new):
+        for x, y in zip(old, new, strict=False):
             if x != y:
                 break
             same += 1

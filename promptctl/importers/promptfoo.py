@@ -896,7 +896,7 @@ class _Importer:
                 continue
             if len(cells) > len(header):
                 raise FileFormatError("row has more cells than the header", path=shown, line=n, col=1)
-            row = dict(zip(header, cells + [""] * (len(header) - len(cells))))
+            row = dict(zip(header, cells + [""] * (len(header) - len(cells)), strict=True))
             out += self.csv_test(row, Loc(shown, n))
         return out
 
@@ -1271,7 +1271,7 @@ class _Importer:
                      tests: list[_Test], suite_tags: list[str], description: str | None) -> None:
         # the template's variables, after turning Nunjucks-only syntax into Jinja
         used: list[str] = []
-        for i, m in enumerate(prompt.messages):
+        for m in prompt.messages:
             converted = _nunjucks_to_jinja(m["content"])
             if converted != m["content"]:
                 plan.notes.append(f"{prompt.loc.file}:{prompt.loc.line}: `| dump` became `| tojson` in prompt "
@@ -1437,7 +1437,7 @@ def _combinations(vars_: Mapping[str, Any], expand: bool) -> list[dict[str, Any]
         total *= max(1, len(c))
     if total > _MAX_CASES:
         return None
-    return [dict(zip(keys, combo)) for combo in itertools.product(*choices)] or [{}]
+    return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*choices)] or [{}]
 
 
 def _first_use(source: str, name: str) -> int:
