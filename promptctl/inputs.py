@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .errors import InputError
@@ -145,6 +145,7 @@ def check_value(schema: Mapping[str, Any], value: Any, where: str) -> list[str]:
         if "pattern" in schema and not re.search(schema["pattern"], value):
             problems.append(f"input {where!r} does not match the pattern {schema['pattern']!r}")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
+        ok: Callable[[Any, Any], bool]
         for key, ok, text in (
             ("minimum", lambda v, b: v >= b, "at least"),
             ("maximum", lambda v, b: v <= b, "at most"),

@@ -107,6 +107,7 @@ class PendingCase:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> PendingCase:
+        inputs, run = data.get("inputs"), data.get("run")
         return cls(
             dataset=str(data["dataset"]),
             dataset_name=str(data.get("dataset_name") or _dataset_name(str(data["dataset"]))),
@@ -123,9 +124,9 @@ class PendingCase:
             asserts=tuple(a for a in data.get("asserts") or () if isinstance(a, Mapping)),
             description=data.get("description"),
             tags=tuple(str(t) for t in data.get("tags") or ()),
-            inputs=data.get("inputs") if isinstance(data.get("inputs"), Mapping) else {},
+            inputs=inputs if isinstance(inputs, Mapping) else {},
             model=data.get("model"),
-            run=data.get("run") if isinstance(data.get("run"), Mapping) else {},
+            run=run if isinstance(run, Mapping) else {},
             position=int(data.get("position") or 0),
             old_hash=str(data.get("old_hash") or ""),
             origin=str(data.get("origin") or "run"),
@@ -333,7 +334,7 @@ def save_pending(
 
 def _save_dataset(
     project_root: str | os.PathLike[str], d: Any, run: Mapping[str, Any], goldens_written: bool, secrets: Sequence[str]
-) -> None:
+) -> tuple[str, int]:
     from ..model import content_hash
     from .provider import redact_data
 

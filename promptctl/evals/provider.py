@@ -114,7 +114,7 @@ class Completion:
     tool_calls: tuple[Mapping[str, Any], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        out = {
+        out: dict[str, Any] = {
             "text": self.text,
             "model": self.model,
             "usage": dict(self.usage),
@@ -574,7 +574,7 @@ def backoff_delay(attempt: int, policy: RetryPolicy, retry_after: float | None, 
     else exponential backoff with jitter (between half and all of ``base * 2**attempt``)."""
     if retry_after is not None:
         return min(retry_after, policy.max_retry_after)
-    ceiling = min(policy.max_delay, policy.base_delay * (2**attempt))
+    ceiling: float = min(policy.max_delay, policy.base_delay * (2**attempt))
     return ceiling / 2 + rng.uniform(0, ceiling / 2)
 
 

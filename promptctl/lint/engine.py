@@ -470,7 +470,7 @@ class Linter:
             return
         raw, ignores, checked, texts, read_errors = pickle.loads(payload)
         for key in raw:
-            self.raw[tuple(key)] = None  # type: ignore[index]
+            self.raw[tuple(key)] = None
         self.prompt_ignores.update(ignores)
         self.checked |= checked
         for rel, text in texts.items():
