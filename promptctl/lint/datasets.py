@@ -23,7 +23,7 @@ from ..schemas import load_schema
 
 if TYPE_CHECKING:
     from ..yamlio import Document
-    from .engine import Linter
+    from .base import Linter
 
 SIMILAR = ("similar", "not-similar")
 

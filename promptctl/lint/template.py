@@ -20,10 +20,10 @@ from jinja2.exceptions import TemplateSyntaxError
 from ..errors import IncludeError
 from ..model import HistorySlot, Message
 from ..templates import check_partial_name
-from .files import literal_glob
+from .base import literal_glob
 
 if TYPE_CHECKING:
-    from .engine import Linter, PromptInfo
+    from .base import Linter, PromptInfo
 
 #: Names that reach Python itself; never inputs.
 UNSAFE_CALLS = frozenset(
