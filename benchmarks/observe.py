@@ -21,8 +21,9 @@ import threading
 import time
 from pathlib import Path
 
-from promptctl.observe import Observer
 from render import per_call_us  # the sibling benchmark's timer: best of five runs of n calls
+
+from promptctl.observe import Observer
 from promptctl.runtime import Registry
 from promptctl.scaffold import init_project
 

@@ -125,7 +125,7 @@ def main() -> None:
     theirs = promptfoo_verdicts(args.promptfoo.resolve(), jobs)
     ours = promptctl_verdicts(jobs)
     same, total, differ = Counter(), Counter(), []
-    for job, t, o in zip(jobs, theirs, ours):
+    for job, t, o in zip(jobs, theirs, ours, strict=True):
         kind = job["assertion"]["type"] if job["kind"] == "one" else "case scoring"
         total[kind] += 1
         if "error" in t:  # promptfoo refused the assertion (an invalid value): promptctl must fail it

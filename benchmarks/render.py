@@ -53,7 +53,7 @@ def main() -> None:
         def raw_render():
             return [{"role": role, "content": t.render(context)} for role, t in templates]
 
-        assert [m for m in promptctl_render()] == raw_render(), "the two renders must agree"
+        assert list(promptctl_render()) == raw_render(), "the two renders must agree"
         ours = per_call_us(promptctl_render, args.n)
         raw = per_call_us(raw_render, args.n)
         print(f"prompt: {prompt.ref} ({len(templates)} templates, {len(prompt.partials)} partial)")

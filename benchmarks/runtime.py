@@ -23,6 +23,7 @@ from pathlib import Path
 
 from generated import write_project
 
+
 def best_of(fn, runs: int) -> float:
     best = float("inf")
     for _ in range(runs):

@@ -54,7 +54,7 @@ class Config:
     default_fallbacks: tuple[str, ...] = ()
     models: Mapping[str, ModelAlias] = field(default_factory=dict)
     lint_ignore: tuple[str, ...] = ()
-    lint_severity: Mapping[str, str] = field(default_factory=dict)
+    lint_severity: Mapping[str, Any] = field(default_factory=dict)  # as written: an unquoted `off` is YAML's False
     test: TestSettings = field(default_factory=TestSettings)
     s3: Mapping[str, Any] = field(default_factory=dict)
     render: RenderLimits = field(default_factory=RenderLimits)  # the ``render:`` section: limits of one render

@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from dataclasses import field as dc_field
 from typing import Any
@@ -381,6 +381,7 @@ def _narrowed(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
         )
     if "default" in a and "default" not in b:
         reasons.append("now required (its default was removed)")
+    tighter: Callable[[Any, Any], bool]
     for key, tighter in (
         ("maxLength", lambda x, y: y < x),
         ("maxItems", lambda x, y: y < x),

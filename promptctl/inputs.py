@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .errors import InputError
@@ -116,7 +116,7 @@ def same_value(a: Any, b: Any) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
         return isinstance(a, bool) and isinstance(b, bool) and a == b
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, Mapping) and isinstance(b, Mapping):
         return a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in a)
     return bool(a == b)
@@ -145,6 +145,7 @@ def check_value(schema: Mapping[str, Any], value: Any, where: str) -> list[str]:
         if "pattern" in schema and not re.search(schema["pattern"], value):
             problems.append(f"input {where!r} does not match the pattern {schema['pattern']!r}")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
+        ok: Callable[[Any, Any], bool]
         for key, ok, text in (
             ("minimum", lambda v, b: v >= b, "at least"),
             ("maximum", lambda v, b: v <= b, "at most"),

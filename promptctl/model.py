@@ -9,7 +9,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +47,7 @@ class HistorySlot:
         return {"history": self.input}
 
 
-Entry = Union[Message, HistorySlot]
+Entry = Message | HistorySlot
 
 
 @dataclass(frozen=True, slots=True)

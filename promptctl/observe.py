@@ -37,7 +37,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, cast
 
 #: The file sink rotates past this size: ``obs.jsonl`` → ``obs.jsonl.1`` → … ``obs.jsonl.<backups>``.
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
@@ -57,6 +57,10 @@ _ANCHORS = {"Anthropic API key": ("sk-",), "OpenAI API key": ("sk-",), "AWS acce
 _SEVEN_DIGITS = re.compile(r"(?:\d\D{0,4}){7}")
 
 
+def _contains_any(anchors: tuple[str, ...]) -> Callable[[str], bool]:
+    return lambda t: any(x in t for x in anchors)
+
+
 def _patterns() -> list[tuple[Callable[[str], bool], re.Pattern[str], str]]:
     """(a cheap test that the pattern may match, the pattern, its replacement), in the order lint uses."""
     from .lint.security import EMAIL, PHONE, SECRETS
@@ -64,7 +68,7 @@ def _patterns() -> list[tuple[Callable[[str], bool], re.Pattern[str], str]]:
     out: list[tuple[Callable[[str], bool], re.Pattern[str], str]] = []
     for kind, pattern, _ in SECRETS:
         anchors = _ANCHORS.get(kind)
-        out.append(((lambda t, a=anchors: any(x in t for x in a)) if anchors else (lambda t: True), pattern, f"[{kind}]"))
+        out.append((_contains_any(anchors) if anchors else (lambda t: True), pattern, f"[{kind}]"))
     out.append((lambda t: "earer" in t or "EARER" in t, re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{16,}"), "Bearer [token]"))
     out.append((lambda t: "@" in t, EMAIL, "[email]"))
     out.append((lambda t: _SEVEN_DIGITS.search(t) is not None, PHONE, "[phone]"))
@@ -236,7 +240,7 @@ def _sink(target: Any) -> Callable[[Mapping[str, Any]], None]:
     if isinstance(target, (str, os.PathLike)):
         return JsonlSink(target)
     if callable(target):
-        return target
+        return cast("Callable[[Mapping[str, Any]], None]", target)
     raise TypeError(f"an observation sink is a path or a callable, not {type(target).__name__}")
 
 
@@ -539,7 +543,7 @@ def read_ranges(ranges: Iterable[tuple[str, int, int | None]]) -> Iterable[dict[
     loads = json.loads
     for name, start, end in ranges:
         opener = gzip.open if name.endswith(".gz") else open
-        with opener(name, "rb") as fh:  # type: ignore[operator]
+        with opener(name, "rb") as fh:
             if start:
                 fh.seek(start - 1)
                 fh.readline()  # the line that started before this range belongs to the one before

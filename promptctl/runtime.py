@@ -35,11 +35,12 @@ from urllib.parse import quote, urlparse
 
 from .errors import IntegrityError, NotFoundError, PromptctlError, RegistryError
 from .guards import GuardError, GuardResult
+from .limits import RenderLimits
 from .model import Prompt as PromptData
 from .registry.bundle import bundle_key, bundle_prompt, decode_bundle
 from .registry.channels import decode_record, head_key, record_hash, record_key, record_seqs
 from .registry.stores import LocalStore, open_store
-from .templates import PartialNotFound, RenderLimits, Renderer
+from .templates import PartialNotFound, Renderer
 
 __all__ = ["GuardError", "GuardResult", "Prompt", "Registry", "RegistryStatus"]
 
@@ -673,9 +674,9 @@ class Registry:
         self._channel_missing = False
         self._stop = threading.Event()
         self._thread = None
-        self._logged_error: str | None = None
-        self._cache_error: str | None = None
-        self._record: dict[str, Any] | None = None
+        self._logged_error = None
+        self._cache_error = None
+        self._record = None
         self._project_root = self.url
         self._signature = None
         self._project = None

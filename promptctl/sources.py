@@ -181,7 +181,7 @@ class GitRevision:
 
     def read_bytes(self, rel: str) -> bytes:
         real = self._resolve(rel)
-        if real.startswith("/") or real.startswith(".."):
+        if real.startswith(("/", "..")):
             raise IncludeError(
                 f"{rel!r} is a symlink that leaves the project",
                 path=self.display(rel),
@@ -213,7 +213,7 @@ class GitRevision:
     def confine(self, rel: str, root_rel: str) -> None:
         real = self._resolve(rel)
         root = "" if root_rel in ("", ".") else root_rel.rstrip("/") + "/"
-        if real.startswith("/") or real.startswith("..") or not real.startswith(root):
+        if real.startswith(("/", "..")) or not real.startswith(root):
             raise IncludeError(
                 f"{rel!r} resolves outside {root_rel or 'the project'} (through a symlink)",
                 path=self.display(rel),

@@ -244,7 +244,7 @@ class _StrictSandbox(ImmutableSandboxedEnvironment):
 
         def bounded(*args: Any, **kwargs: Any) -> str:  # str.format / format_map: widths checked first
             _check_format_widths(text, args)
-            return wrapped(*args, **kwargs)  # type: ignore[no-any-return]
+            return wrapped(*args, **kwargs)
 
         return bounded
 

@@ -196,6 +196,7 @@ def loads(text: str, *, path: str = "<string>") -> Document:
 
     def fail(message: str, event: ev.Event, hint: str) -> YamlError:
         m = event.start_mark
+        assert m is not None  # the parser marks every event (the stubs allow None)
         return YamlError(message, path=path, line=m.line + 1, col=m.column + 1, hint=hint)
 
     def child_path(event: ev.Event) -> tuple[_Path, bool]:
@@ -250,6 +251,7 @@ def loads(text: str, *, path: str = "<string>") -> Document:
                     )
                 npath, is_key = child_path(event)
                 m = event.start_mark
+                assert m is not None
                 if isinstance(event, ev.ScalarEvent):
                     mark = Mark(m.line + 1, m.column + 1, event.style or None)
                     if is_key:
@@ -346,7 +348,8 @@ def _scalar(event: ev.ScalarEvent, fail: Any) -> Any:
         )
     if tag not in _SCALAR_TAGS or tag == _TAG + "str":
         return event.value
-    node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+    # the C parser's marks are yaml._yaml.Mark, which PyYAML's nodes take but the stubs do not list
+    node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)  # type: ignore[arg-type]
     try:
         value = _CONSTRUCTOR.yaml_constructors[tag](_CONSTRUCTOR, node)
     except Exception as e:  # noqa: BLE001 - PyYAML's constructors raise ValueError, KeyError, IndexError...

@@ -367,6 +367,6 @@ def test_not_python_keeps_the_score_it_returned(value, passed, score):
 def test_weight_zero_scores_as_promptfoo_scores_it(weights, scores, threshold, expected):
     from promptctl.evals.assertions import AssertionResult, verdict
 
-    results = [AssertionResult("contains", s == 1.0, s, "", weight=float(w)) for w, s in zip(weights, scores)]
+    results = [AssertionResult("contains", s == 1.0, s, "", weight=float(w)) for w, s in zip(weights, scores, strict=True)]
     passed, score, _ = verdict(results, threshold)
     assert (passed, score) == (expected[0], pytest.approx(expected[1]))

@@ -6,8 +6,8 @@ import asyncio
 import json
 
 import pytest
-
 from conftest import write_tree
+
 from promptctl.evals.assertions import (
     BASE_TYPES,
     AssertionResult,

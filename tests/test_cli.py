@@ -726,6 +726,7 @@ def test_error_brackets_never_nest():
 
 def test_rollback_with_nothing_to_roll_back_to_says_so_in_one_level_of_brackets(tmp_path, cli, git_env):
     from conftest import GitRepo
+
     from promptctl.scaffold import init_project
 
     repo = GitRepo(tmp_path / "r")

@@ -13,7 +13,6 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
-
 from conftest import DOCS, REPO, doc_pages
 
 README_LIMIT = 15_000  # bytes: the README is a tour; the reference belongs in docs/

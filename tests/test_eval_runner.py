@@ -10,12 +10,12 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-
 from conftest import write_tree
+
 from promptctl.errors import NotFoundError, ProviderError, UsageError
 from promptctl.evals import reports
 from promptctl.evals.goldens import update_goldens
-from promptctl.evals.provider import Completion, RetryPolicy, backoff_delay, call_with_policy, Endpoint
+from promptctl.evals.provider import Completion, Endpoint, RetryPolicy, backoff_delay, call_with_policy
 from promptctl.evals.runner import RunOptions, Services, percentile, run_tests, select_datasets
 from promptctl.project import open_project
 

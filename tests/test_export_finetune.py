@@ -11,8 +11,8 @@ import types
 from pathlib import Path
 
 import pytest
-
 from conftest import write_tree
+
 from promptctl.evals.runner import select_datasets
 from promptctl.finetune import Example, golden_content, line_problems, split
 from promptctl.model import Case, Dataset

@@ -9,12 +9,11 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import GitRepo, local_project, run_promptctl
 
 from promptctl.evals.html import CSP, format_html, word_diff
 from promptctl.evals.results import CaseResult, DatasetResult, RunResult
 from promptctl.model import Dataset
-
-from conftest import GitRepo, local_project, run_promptctl
 
 PAYLOAD = ('<script>window.__pwned = 1</script></textarea></pre><img src=x onerror="window.__pwned = 2">'
            '<b onmouseover="window.__pwned = 3">bold</b>')

@@ -103,7 +103,10 @@ def raw():
 
 
 def test_content_length_answers_on_one_kept_alive_connection(raw):
-    s = raw(lambda n: answer(b'{"n": %d}' % n, "Content-Length: %d" % len(b'{"n": %d}' % n)))
+    def answer_body(n):
+        return b'{"n": %d}' % n
+
+    s = raw(lambda n: answer(answer_body(n), f"Content-Length: {len(answer_body(n))}"))
     out = post([(s.url(), b'{"q": 1}')] * 3)
     assert [json.loads(r.content)["n"] for r in out] == [1, 2, 3] and s.connections == 1
     head, body = s.requests[0]
@@ -154,7 +157,7 @@ def test_errors_are_classified(raw):
 
 def test_a_gzip_answer_that_decodes_too_large_is_refused(raw):
     bomb = gzip.compress(b"x" * 100_000)
-    s = raw(lambda n: answer(bomb, "Content-Length: %d" % len(bomb), "Content-Encoding: gzip"))
+    s = raw(lambda n: answer(bomb, f"Content-Length: {len(bomb)}", "Content-Encoding: gzip"))
     with pytest.raises(HTTPFailure) as info:
         post([(s.url(), b"{}")], max_body=1024)
     assert info.value.kind == "protocol" and info.value.too_large

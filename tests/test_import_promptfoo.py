@@ -9,9 +9,9 @@ import os
 from pathlib import Path
 
 import pytest
-
 from conftest import write_tree
 from llm_server import LLMServer
+
 from promptctl.importers.promptfoo import assertion_from_string, litellm_model
 from promptctl.yamlio import load_file
 

@@ -11,7 +11,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, GitRepo, doc_section, run_promptctl, write_tree
 from test_lint_rules import BASE, EVAL, GREET, PROMPT, greet, make
 
@@ -309,7 +308,7 @@ def test_a_folder_path_lints_what_is_under_it(cli, tmp_path):
 
 def test_lint_a_git_revision(cli, tmp_path):
     repo = GitRepo(tmp_path / "repo")
-    files = {k: v for k, v in BASE.items()}
+    files = dict(BASE)
     repo.commit("good", files)
     repo.commit("broken", {PROMPT: BROKEN})
     (repo.root / PROMPT).write_text(GREET)  # fixed in the working tree, not committed

@@ -150,7 +150,7 @@ def test_installed_wheel_finds_its_own_schemas(installed, tmp_path):
     target = installed.resolve()
     assert Path(found["file"]).resolve().is_relative_to(target), found["file"]
     assert Path(found["dir"]).resolve() == target / "promptctl" / "schemas"
-    assert found["schemas"] == {n: DRAFT_2020_12 for n in SCHEMA_NAMES}
+    assert found["schemas"] == dict.fromkeys(SCHEMA_NAMES, DRAFT_2020_12)
 
 
 def test_installed_wheel_init_render_and_schema(installed, tmp_path):

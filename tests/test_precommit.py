@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import GIT_ENV, REPO, GitRepo, doc_section
 from test_lint_rules import BASE, PROMPT, greet
 

@@ -258,7 +258,7 @@ def test_publish_refuses_a_dirty_tree(proj, cli):
 def test_publish_outside_git_needs_allow_dirty(tmp_path, git_env, cli):
     from conftest import write_tree
 
-    root = write_tree(tmp_path / "plain", {k: v for k, v in PROJECT.items()})
+    root = write_tree(tmp_path / "plain", dict(PROJECT))
     r = cli(["publish"], cwd=root)
     assert r.code == 2 and "not in a git repository" in r.err
     r = cli(["publish", "--allow-dirty"], cwd=root)
@@ -372,8 +372,8 @@ def test_show_versions_and_json(proj, git_repo, cli):
                   "a": {"hash": "sha256:" + "1" * 64, "model": "openai/gpt-4o-mini", "description": "First.\nMore."},
                   "support/reply": {"hash": "sha256:" + "2" * 64, "model": "fast", "description": "Second."}}}
     rows = [line for line in format_bundle({"bundle": bundle, "channel": None}).splitlines() if line.startswith("  ")]
-    assert [line.index(word) for line, word in zip(rows, ("openai/", "fast"))] == [26, 26], rows
-    assert [line.index(word) for line, word in zip(rows, ("First.", "Second."))] == [46, 46], rows
+    assert [line.index(word) for line, word in zip(rows, ("openai/", "fast"), strict=True)] == [26, 26], rows
+    assert [line.index(word) for line, word in zip(rows, ("First.", "Second."), strict=True)] == [46, 46], rows
     assert "More." not in "\n".join(rows)  # a description's first line only
     bundle = json.loads(cli(["show", "v1", "--format", "json"], cwd=proj).out)
     assert bundle == read_bundle(registry(proj), 1)

@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, local_project, run_promptctl, write_tree
 from llm_server import LLMServer
+
 from promptctl.errors import StaleReviewError
 from promptctl.evals import pending
 from promptctl.evals.results import RunResult

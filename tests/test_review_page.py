@@ -14,8 +14,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from conftest import local_project, run_promptctl
+
 from promptctl.evals import pending
 from promptctl.evals.review_page import Review, edited_golden
 

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import local_project, run_promptctl, write_tree
 
 CANARY = "sk-canary-run-7f3a91"

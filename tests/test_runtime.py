@@ -16,8 +16,8 @@ import pytest
 from conftest import GitRepo
 
 import promptctl
-from promptctl.project import open_project
 from promptctl.errors import InputError, IntegrityError, NotFoundError, RegistryError
+from promptctl.project import open_project
 from promptctl.runtime import Prompt, Registry
 from promptctl.scaffold import init_project
 

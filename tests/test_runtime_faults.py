@@ -47,28 +47,28 @@ import time  # noqa: E402
 from test_runtime import publish_change, static_host  # noqa: E402,F401 - the fixture
 
 from promptctl.errors import IntegrityError  # noqa: E402
-from promptctl.registry.channels import encode_record, head_key, record_hash, record_key  # noqa: E402
+from promptctl.registry.channels import encode_record, record_hash, record_key  # noqa: E402
 from promptctl.registry.stores import LocalStore  # noqa: E402
 
 
-def _channel(example, name="production"):
-    return registry_dir(example) / "channels" / name
+def _channel(proj, name="production"):
+    return registry_dir(proj) / "channels" / name
 
 
-def _record(example, seq):
-    return json.loads((_channel(example) / f"{seq:06d}.json").read_bytes())
+def _record(proj, seq):
+    return json.loads((_channel(proj) / f"{seq:06d}.json").read_bytes())
 
 
-def _write_record_without_mirror(example, record):
+def _write_record_without_mirror(proj, record):
     """What a publisher killed between its record and HEAD.json leaves behind."""
-    LocalStore(registry_dir(example)).create(record_key("production", record["seq"]), encode_record(record))
+    LocalStore(registry_dir(proj)).create(record_key("production", record["seq"]), encode_record(record))
 
 
-def _v2_promoted_then_rolled_back(example, cli):
+def _v2_promoted_then_rolled_back(proj, cli):
     """production: #1 v1, #2 v2, #3 rollback to v1."""
-    publish_change(example, cli, "bullet points", "short points")
-    assert cli(["promote", "v2", "production"], cwd=example.root).code == 0
-    assert cli(["rollback", "production", "-m", "bad"], cwd=example.root).code == 0
+    publish_change(proj, cli, "bullet points", "short points")
+    assert cli(["promote", "v2", "production"], cwd=proj.root).code == 0
+    assert cli(["rollback", "production", "-m", "bad"], cwd=proj.root).code == 0
 
 
 def test_a_replayed_old_head_json_does_not_undo_a_rollback(example, cli):  # noqa: F811

@@ -674,6 +674,6 @@ def test_render_says_an_undefined_name_where_lint_does_with_did_you_mean(make, c
         proj.render("u", {"who": "x"})
     e = info.value
     lint = cli(["lint", "--select", "PC202", "--format", "json"], cwd=proj.config.root)
-    (finding,) = [f for f in __import__("json").loads(lint.out)]
+    (finding,) = __import__("json").loads(lint.out)
     assert (e.path, e.line, e.col) == (finding["path"], finding["line"], finding["col"])
     assert e.hint == "did you mean 'who'?" and "did you mean 'who'?" in finding["message"]

@@ -42,7 +42,7 @@ def test_the_terminal_table_folds_long_names_instead_of_cutting_them(monkeypatch
             head = next(line for line in lines if line.lstrip().startswith("dataset"))
             starts = [head.index(h) for h in ("dataset", "prompt", "model", "pass rate")]
             body = lines[lines.index(head) + 2:]
-            rows = [[line[a:b] for a, b in zip(starts, starts[1:])] for line in body if line[:starts[1]].strip() and not line.startswith("ok:")]
+            rows = [[line[a:b] for a, b in zip(starts, starts[1:], strict=False)] for line in body if line[:starts[1]].strip() and not line.startswith("ok:")]
         column = ["".join(row[i].strip() for row in rows) for i in range(3)]  # a folded cell, read down its lines
         assert column[0] == name
         assert column[1] == f"team/{name}"

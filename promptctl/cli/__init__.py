@@ -53,7 +53,7 @@ def _run_app(args: list[str]) -> None:
     builds every command's parameters before it parses (tens of milliseconds of each start-up)."""
     word = _command_word(args)
     commands = [c for c in app.registered_commands if c.name == word]
-    groups = [g for g in app.registered_groups if g.typer_instance.info.name == word]
+    groups = [g for g in app.registered_groups if g.typer_instance is not None and g.typer_instance.info.name == word]
     if not (commands or groups):  # help, a typo (typer's "no such command"), ...: the whole app
         _invoke(args)
         return
@@ -150,7 +150,7 @@ def entry() -> None:
     """
     try:
         main()
-        code: object = 0
+        code: str | int | None = 0
     except SystemExit as e:
         code = e.code
     if "litellm" in sys.modules:

@@ -30,8 +30,8 @@ def completion_command(
     zsh: promptctl completion zsh > "${fpath[1]}/_promptctl" · fish: promptctl completion fish >
     ~/.config/fish/completions/promptctl.fish (or eval "$(promptctl completion bash)" in your shell's rc file).
     """
-    from typer._completion_classes import completion_init
     from typer._click.shell_completion import get_completion_class
+    from typer._completion_classes import completion_init
     from typer.main import get_command
 
     completion_init()  # typer's completion classes: they also complete choices and paths

@@ -107,7 +107,8 @@ def render_command(
     if watch:
         if ref is not None:
             raise UsageError("--watch renders the working tree, so it cannot be combined with --ref")
-        from .watch import prompt_files, touches, watch as watch_files
+        from .watch import prompt_files, touches
+        from .watch import watch as watch_files
 
         def once(changed: set[str] | None) -> bool:
             proj = open_project(project_dir(project))  # anew: the files changed

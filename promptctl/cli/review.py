@@ -153,7 +153,7 @@ def _list(entries: list[PendingCase], fmt: TextOrJson) -> None:
     rows = [(e.name, e.status, e.where, change_summary(e)) for e in entries]
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     for row in rows:
-        sys.stdout.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[3] + "\n")
+        sys.stdout.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[3] + "\n")
     note(f"{len(entries)} case{'s' if len(entries) != 1 else ''} pending review: "
          "`promptctl review` to go through them")
 
@@ -346,7 +346,8 @@ def _edit(console: Any, entry: PendingCase) -> Any:
     import subprocess
     import tempfile
 
-    from ..evals.pending import edited_golden, golden_text
+    from ..evals.pending import edited_golden
+    from ..evals.reports import golden_text
 
     is_json = isinstance(entry.new, (dict, list))
     text = golden_text(entry.new)
@@ -384,7 +385,8 @@ def _show(console: Any, entry: PendingCase, n: int, total: int) -> None:
     from rich.rule import Rule
     from rich.text import Text
 
-    from ..evals.pending import diff_lines, golden_text
+    from ..evals.pending import diff_lines
+    from ..evals.reports import golden_text
 
     console.print()
     console.print(Rule(Text(f"{n}/{total}  {entry.name}", style="bold"), align="left"))
@@ -417,14 +419,13 @@ def _show(console: Any, entry: PendingCase, n: int, total: int) -> None:
             style = ("bold" if line.startswith(("---", "+++")) else "cyan" if line.startswith("@@")
                      else "red" if line.startswith("-") else "green" if line.startswith("+") else "")
             body.append(Text(line, style=style))
-    for line in body:
-        console.print(Text("  ") + line)
+    for styled in body:
+        console.print(Text("  ") + styled)
     if entry.asserts:
         console.print(Text("assertions", style="bold"))
         for a in entry.asserts:
             ok = bool(a.get("pass"))
             mark = Text("  ✓ " if ok else "  ✗ ", style="green" if ok else "red")
-            line = mark + Text(f"{a.get('type', '?')}  {float(a.get('score') or 0):.2f}  {a.get('reason') or ''}")
-            console.print(line)
+            console.print(mark + Text(f"{a.get('type', '?')}  {float(a.get('score') or 0):.2f}  {a.get('reason') or ''}"))
     elif entry.reason:
         console.print(Text(entry.reason, style="dim"))

@@ -116,10 +116,10 @@ def _call(request: Any, fallbacks: list[Any], config: Any, timeout: float | None
 
     policy = RetryPolicy(retries=config.test.retries, timeout_s=timeout or config.test.timeout_s)
     by_endpoint = {r.endpoint: r for r in (request, *fallbacks)}
-    shown = {"any": False, "last": ""}
+    shown = _Shown()
 
     def on_text(text: str) -> None:
-        shown["any"], shown["last"] = True, text
+        shown.any, shown.last = True, text
         if show:
             sys.stdout.write(text)
             sys.stdout.flush()
@@ -136,7 +136,7 @@ def _call(request: Any, fallbacks: list[Any], config: Any, timeout: float | None
                     on_text(completion.text)
                 return completion
             except ProviderError as e:
-                if shown["any"]:  # the answer began: another try, or a fallback, would print a second one
+                if shown.any:  # the answer began: another try, or a fallback, would print a second one
                     raise _Stop(e) from None
                 raise
 
@@ -149,7 +149,7 @@ def _call(request: Any, fallbacks: list[Any], config: Any, timeout: float | None
             stats_box.append(stats)
 
     def end_line() -> None:  # what was shown of an answer that stopped, ended by a newline
-        if shown["any"] and show and not shown["last"].endswith("\n"):
+        if shown.any and show and not shown.last.endswith("\n"):
             sys.stdout.write("\n")
         sys.stdout.flush()
 
@@ -170,6 +170,13 @@ def _call(request: Any, fallbacks: list[Any], config: Any, timeout: float | None
         sys.stdout.write("\n")
     sys.stdout.flush()
     return completion, stats_box[0].served_by or request.endpoint.name
+
+
+class _Shown:
+    """What of the answer was shown: anything at all, and its last piece."""
+
+    any = False
+    last = ""
 
 
 class _Stop(BaseException):

@@ -153,8 +153,8 @@ def test_command(
     promptctl test --baseline main --format junit -o evals.xml · promptctl test --model fast --model openai/gpt-4o ·
     promptctl test --shard 2/4 --format json -o shard-2.json
     """
-    from ..evals.runner import RunOptions
     from ..errors import UsageError
+    from ..evals.runner import RunOptions
 
     for name, value in (("--timeout", timeout), ("--max-cost", max_cost)):
         if value is not None and not math.isfinite(value):

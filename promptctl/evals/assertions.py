@@ -483,7 +483,7 @@ _PORTABLE = frozenset({
     "title", "description", "default", "examples", "$comment",
 })
 _CHECKERS: dict[str, Any] = {}  # canonical schema text -> (validator, fast check or None), or the schema's error
-_BY_ID: dict[int, tuple[Any, Any]] = {}  # id(schema) -> (schema, checkers): the schema kept alive, so ids stay unique
+_BY_ID: dict[int, tuple[Any, tuple[Any, Any]]] = {}  # id(schema) -> (schema, checkers): the schema kept alive, so ids stay unique
 
 
 def _checkers(schema: Mapping[str, Any]) -> tuple[Any, Any]:
@@ -587,7 +587,7 @@ def text_similarity(a: str, b: str) -> float:
 
 
 def cosine(u: Sequence[float], v: Sequence[float]) -> float:
-    dot = sum(x * y for x, y in zip(u, v))
+    dot = sum(x * y for x, y in zip(u, v, strict=False))
     nu, nv = math.sqrt(sum(x * x for x in u)), math.sqrt(sum(y * y for y in v))
     return dot / (nu * nv) if nu and nv else 0.0
 
@@ -1215,7 +1215,7 @@ async def _factuality(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse
     answer = await judge.grade(factuality_messages(s.question, reference, s.output))
     graded = next((v for v in _lenient_json_objects(answer) if isinstance(v.get("category"), str)), None)
     letter = graded["category"].strip().upper()[:1] if graded is not None else ""
-    if letter and letter in "ABCDE":  # {"category": "A", "reason": …}: the shape promptfoo's grader asks for
+    if graded is not None and letter and letter in "ABCDE":  # {"category": "A", "reason": …}: the shape promptfoo's grader asks for
         ok = letter in FACTUALITY_PASS
         return ok, float(ok), f"grader: ({letter}) {str(graded.get('reason') or '')[:200]}".rstrip()
     match = re.search(r"\(([A-E])\)", answer) or re.match(r"\s*([A-E])\b", answer)
@@ -1253,7 +1253,7 @@ async def _closedqa(spec: Mapping[str, Any], s: Subject, judge: Judge, inverse: 
     if verdict_letter is None:
         raise AssertionSetupError(f"the grader's answer ends with neither Y nor N: {_show(answer)}")
     ok = verdict_letter == "Y"
-    reasoning = " ".join(line for line, x in zip(lines, letters) if x not in ("Y", "N"))[:200]
+    reasoning = " ".join(line for line, x in zip(lines, letters, strict=True) if x not in ("Y", "N"))[:200]
     return ok, float(ok), f"grader: {verdict_letter}" + (f" ({reasoning})" if reasoning else "")
 
 

@@ -17,8 +17,8 @@ from .provider import (
     ChatRequest,
     CompleteFn,
     Completion,
-    EmbedFn,
     EmbeddingRequest,
+    EmbedFn,
     Endpoint,
     EstimateFn,
     RetryPolicy,
@@ -180,8 +180,8 @@ class Caller:
         """The completion of ``request`` (or, when its model fails, of the first fallback that answers).
         ``golden``: what the answer is expected to look like, so a budget can estimate its length."""
         key = request_key("chat", request.key_payload())
-        if golden is not None and self.budget.limit is not None:
-            self._expect[key] = golden_tokens(golden)
+        if self.budget.limit is not None and (tokens := golden_tokens(golden)) is not None:
+            self._expect[key] = tokens
         if self.mode in ("auto", "replay"):
             record = self.store.get(key)
             if record is not None:
@@ -195,7 +195,7 @@ class Caller:
                 )
         shared = self._inflight.get(key)
         if shared is not None:
-            return await asyncio.shield(shared)  # type: ignore[no-any-return]
+            return await asyncio.shield(shared)
         # The first asker calls (in its own task: no extra hop through the event loop); an identical
         # request asked meanwhile waits for the same answer.
         future: asyncio.Future[Completion] = asyncio.get_running_loop().create_future()
@@ -335,7 +335,7 @@ class Caller:
                     f"asked {endpoint.model} for {len(missing)} embeddings, got {len(result.vectors)}",
                     kind="invalid_response",
                 )
-            for i, vector in zip(missing, result.vectors):
+            for i, vector in zip(missing, result.vectors, strict=True):
                 vectors[i] = vector
                 if self.mode != "off":
                     self.store.put(

@@ -277,7 +277,7 @@ def _update_csv(path: Path, updates: Sequence[tuple[Case, Any]], reviewed: Mappi
             header.append(name)
     cols = [header.index(name) for name in names]
     wanted = {case.line: value for case, value in updates}
-    for row, line in zip(rows[1:], starts[1:]):
+    for row, line in zip(rows[1:], starts[1:], strict=True):
         if line in wanted:
             value = wanted[line]
             cells = [value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)]
@@ -285,7 +285,7 @@ def _update_csv(path: Path, updates: Sequence[tuple[Case, Any]], reviewed: Mappi
                 cells += [reviewed["by"], reviewed["at"]]
             while len(row) < len(header):
                 row.append("")
-            for col, cell in zip(cols, cells):
+            for col, cell in zip(cols, cells, strict=True):
                 row[col] = cell
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerows(rows)

@@ -140,8 +140,8 @@ def word_diff(old: str, new: str) -> str | None:
     # A change, the spaces between, and the next change read as one change ("yes, a" → "no money"),
     # not as a chequerboard of single words.
     ops: list[list[Any]] = []
-    for op, i1, i2, j1, j2 in SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
-        op = "equal" if op == "equal" else "change"
+    for tag, i1, i2, j1, j2 in SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        op = "equal" if tag == "equal" else "change"
         if ops and op == "change" and len(ops) >= 2 and ops[-2][0] == "change" and ops[-1][0] == "equal" \
                 and not "".join(a[ops[-1][1]:ops[-1][2]]).strip():
             ops.pop()

@@ -289,14 +289,16 @@ class _Streamed:
         choice = choices[0]
         if isinstance(choice.get("finish_reason"), str):
             self.finish_reason = choice["finish_reason"]
-        delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
+        raw_delta = choice.get("delta")
+        delta: dict[str, Any] = raw_delta if isinstance(raw_delta, dict) else {}
         for piece in delta.get("tool_calls") or ():
             if not isinstance(piece, dict):
                 continue
             call = self._calls.setdefault(int(piece.get("index") or 0),
                                           {"id": "", "type": "function", "function": {"name": "", "arguments": ""}})
             call["id"] = piece.get("id") or call["id"]
-            fn = piece.get("function") if isinstance(piece.get("function"), dict) else {}
+            raw_fn = piece.get("function")
+            fn: dict[str, Any] = raw_fn if isinstance(raw_fn, dict) else {}
             call["function"]["name"] += fn.get("name") or ""
             call["function"]["arguments"] += fn.get("arguments") or ""
         text = delta.get("content")

@@ -107,6 +107,7 @@ class PendingCase:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> PendingCase:
+        inputs, run = data.get("inputs"), data.get("run")
         return cls(
             dataset=str(data["dataset"]),
             dataset_name=str(data.get("dataset_name") or _dataset_name(str(data["dataset"]))),
@@ -123,9 +124,9 @@ class PendingCase:
             asserts=tuple(a for a in data.get("asserts") or () if isinstance(a, Mapping)),
             description=data.get("description"),
             tags=tuple(str(t) for t in data.get("tags") or ()),
-            inputs=data.get("inputs") if isinstance(data.get("inputs"), Mapping) else {},
+            inputs=inputs if isinstance(inputs, Mapping) else {},
             model=data.get("model"),
-            run=data.get("run") if isinstance(data.get("run"), Mapping) else {},
+            run=run if isinstance(run, Mapping) else {},
             position=int(data.get("position") or 0),
             old_hash=str(data.get("old_hash") or ""),
             origin=str(data.get("origin") or "run"),
@@ -333,7 +334,7 @@ def save_pending(
 
 def _save_dataset(
     project_root: str | os.PathLike[str], d: Any, run: Mapping[str, Any], goldens_written: bool, secrets: Sequence[str]
-) -> None:
+) -> tuple[str, int]:
     from ..model import content_hash
     from .provider import redact_data
 
@@ -475,7 +476,7 @@ def accept_all(
         reviewed = {"by": actor or current_actor(root), "at": at or _now()}
         if updates:
             changes = write_goldens(updates, reviewed=reviewed)
-            outcome.accepted.extend(zip(chosen, changes))
+            outcome.accepted.extend(zip(chosen, changes, strict=True))
             _remove(root, chosen)
         for rel, added in additions.items():
             from .goldens import add_cases
@@ -577,7 +578,7 @@ def change_summary(entry: PendingCase, width: int = 60) -> str:
     if "\n" not in old and "\n" not in new:
         half = max(10, width // 2)
         same = 0  # a long common beginning is cut, so that what changed shows
-        for x, y in zip(old, new):
+        for x, y in zip(old, new, strict=False):
             if x != y:
                 break
             same += 1

@@ -115,7 +115,7 @@ class Completion:
     first_token_ms: float | None = None  # a streamed answer's first text (promptctl run); never recorded
 
     def to_json(self) -> dict[str, Any]:
-        out = {
+        out: dict[str, Any] = {
             "text": self.text,
             "model": self.model,
             "usage": dict(self.usage),
@@ -282,6 +282,9 @@ def load_litellm() -> Any:
             # litellm's pydantic models warn about its own types, at import and at first use: not the
             # user's concern (a narrow filter; catch_warnings would not be thread-safe here)
             warnings.filterwarnings("ignore", category=UserWarning, module=r"pydantic\._internal\..*")
+            # a call cancelled (Ctrl-C) inside litellm before its own inner coroutine started: nothing lost
+            warnings.filterwarnings("ignore", category=RuntimeWarning,
+                                    message=r"coroutine '\w+\.a(completion|embedding)' was never awaited")
             try:
                 module: Any = importlib.import_module("litellm")
             except ImportError:
@@ -632,7 +635,7 @@ def backoff_delay(attempt: int, policy: RetryPolicy, retry_after: float | None, 
     else exponential backoff with jitter (between half and all of ``base * 2**attempt``)."""
     if retry_after is not None:
         return min(retry_after, policy.max_retry_after)
-    ceiling = min(policy.max_delay, policy.base_delay * (2**attempt))
+    ceiling: float = min(policy.max_delay, policy.base_delay * (2**attempt))
     return ceiling / 2 + rng.uniform(0, ceiling / 2)
 
 

@@ -27,7 +27,8 @@ from urllib.parse import parse_qs
 from ..errors import PromptctlError
 from .html import STYLE as REPORT_STYLE
 from .html import _e, _hash, word_diff
-from .pending import PendingCase, accept, edited_golden, golden_text, reject
+from .pending import PendingCase, accept, edited_golden, reject
+from .reports import golden_text
 
 MAX_BODY = 4 * 1024 * 1024  # an edited golden is text: a form larger than this is refused
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import NotFoundError, PromptctlError, ProviderError, UsageError
 from ..model import Case, Dataset, Prompt
 from .assertions import AssertionResult, AssertionSetupError, Judge, Subject, check, evaluate, transformed, verdict
+from .caller import Budget, Caller, Services, StopRun, golden_tokens
 from .provider import (
     ChatRequest,
     Completion,
@@ -32,7 +33,6 @@ from .provider import (
     RetryPolicy,
     resolve_endpoint,
 )
-from .caller import Budget, Caller, Services, StopRun, golden_tokens
 from .recordings import GRADERS_FILE, MODES, RecordingStore, prompt_file
 from .results import CaseResult, DatasetResult, ModelSummary, Regression, RunResult, percentile
 

@@ -150,7 +150,7 @@ def merge(paths: Sequence[Path]) -> RunResult:
     summaries = [data.get("summary") or {} for _, data in reports]
     models = list(dict.fromkeys(m for _, data in reports for m in (data.get("models") or [None])))
     budgets = [data.get("budget") or {} for _, data in reports]
-    baseline = [data.get("baseline") for _, data in reports if data.get("baseline")]
+    baseline: list[Any] = [data.get("baseline") for _, data in reports if data.get("baseline")]
     datasets = sorted(merged.values(), key=lambda d: (models.index(d.model) if d.model in models else len(models),
                                                         d.dataset.path))
     return RunResult(

@@ -383,10 +383,10 @@ class _Importer:
                 if key == "maxConcurrency" and isinstance(value, int) and not isinstance(value, bool) and value >= 1:
                     settings["concurrency"] = value
                 else:
-                    why = {"repeat": "promptctl runs each case once per model",
-                           "delay": "promptctl paces calls with --concurrency and retries rate limits itself",
-                           "cache": "promptctl keeps recordings instead (`--mode refresh` to ignore them)"}
-                    self.skip(f"`evaluateOptions.{key}`", loc, why.get(key, "not carried over"))
+                    reasons = {"repeat": "promptctl runs each case once per model",
+                               "delay": "promptctl paces calls with --concurrency and retries rate limits itself",
+                               "cache": "promptctl keeps recordings instead (`--mode refresh` to ignore them)"}
+                    self.skip(f"`evaluateOptions.{key}`", loc, reasons.get(key, "not carried over"))
         return self.build(doc, prompts, aliases, extra, defaults, tests, settings)
 
     # -- prompts -----------------------------------------------------------------------------------
@@ -421,7 +421,7 @@ class _Importer:
             return self.prompt_ref(item, loc, None)
         if isinstance(item, dict):
             label = item.get("label") if isinstance(item.get("label"), str) else None
-            config = item.get("config") if isinstance(item.get("config"), dict) else {}
+            config = found_config if isinstance(found_config := item.get("config"), dict) else {}
             for key in item:
                 if key not in ("id", "label", "raw", "config"):
                     self.skip(f"prompt field `{key}`", self.at(doc, path + (key,), key=True), "not carried over")
@@ -669,10 +669,10 @@ class _Importer:
                 continue
             kloc = self.at(doc, base + (key,), key=True)
             if key != "config":
-                why = {"transform": "output transforms are not carried over: assertions see the raw output",
-                       "env": "promptctl sets no environment variables; export them in your shell or CI",
-                       "delay": "promptctl paces calls with --concurrency"}
-                self.skip(f"provider {pid!r} `{key}`", kloc, why.get(key, "not carried over"))
+                reasons = {"transform": "output transforms are not carried over: assertions see the raw output",
+                           "env": "promptctl sets no environment variables; export them in your shell or CI",
+                           "delay": "promptctl paces calls with --concurrency"}
+                self.skip(f"provider {pid!r} `{key}`", kloc, reasons.get(key, "not carried over"))
                 continue
             if not isinstance(value, dict):
                 continue
@@ -732,7 +732,8 @@ class _Importer:
         out = _Defaults()
         if raw is None:
             return out
-        ddoc, base = doc, ("defaultTest",)
+        ddoc = doc
+        base: tuple[str, ...] = ("defaultTest",)
         if isinstance(raw, str) and raw.startswith("file://"):
             loc = self.at(doc, base)
             ddoc = self.structured(self.files(raw[7:], loc, what="defaultTest")[0], loc)
@@ -896,7 +897,7 @@ class _Importer:
                 continue
             if len(cells) > len(header):
                 raise FileFormatError("row has more cells than the header", path=shown, line=n, col=1)
-            row = dict(zip(header, cells + [""] * (len(header) - len(cells))))
+            row = dict(zip(header, cells + [""] * (len(header) - len(cells)), strict=True))
             out += self.csv_test(row, Loc(shown, n))
         return out
 
@@ -1154,7 +1155,7 @@ class _Importer:
             def no_partials(name: str) -> tuple[str, str]:
                 raise FileNotFoundError(name)
 
-            self._env = make_environment(no_partials)  # type: ignore[arg-type]
+            self._env = make_environment(no_partials)
         return self._env
 
     def variables(self, source: str, loc: Loc, what: str) -> list[str] | None:
@@ -1271,7 +1272,7 @@ class _Importer:
                      tests: list[_Test], suite_tags: list[str], description: str | None) -> None:
         # the template's variables, after turning Nunjucks-only syntax into Jinja
         used: list[str] = []
-        for i, m in enumerate(prompt.messages):
+        for m in prompt.messages:
             converted = _nunjucks_to_jinja(m["content"])
             if converted != m["content"]:
                 plan.notes.append(f"{prompt.loc.file}:{prompt.loc.line}: `| dump` became `| tojson` in prompt "
@@ -1316,9 +1317,9 @@ class _Importer:
         comments: dict[str, str] = {}
         default_inputs = {k: v for k, v in defaults.vars.items() if k in keys and not isinstance(v, _Expand)}
         for key in keys:
-            values = [t.vars[key] for t in tests if key in t.vars] + (
+            given = [t.vars[key] for t in tests if key in t.vars] + (
                 [default_inputs[key]] if key in default_inputs else [])
-            seen = {_json_type(v) for v in values}
+            seen = {_json_type(v) for v in given}
             # an explicit null stays allowed (listed last)
             types = sorted(seen | ({"string"} if seen <= {"null"} else set()), key=lambda t: (t == "null", t))
             if key == "_conversation":
@@ -1437,7 +1438,7 @@ def _combinations(vars_: Mapping[str, Any], expand: bool) -> list[dict[str, Any]
         total *= max(1, len(c))
     if total > _MAX_CASES:
         return None
-    return [dict(zip(keys, combo)) for combo in itertools.product(*choices)] or [{}]
+    return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*choices)] or [{}]
 
 
 def _first_use(source: str, name: str) -> int:

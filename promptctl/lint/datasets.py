@@ -23,7 +23,7 @@ from ..schemas import load_schema
 
 if TYPE_CHECKING:
     from ..yamlio import Document
-    from .engine import Linter
+    from .base import Linter
 
 SIMILAR = ("similar", "not-similar")
 
@@ -135,7 +135,7 @@ LIST_CHECKS = ("contains-any", "contains-all", "icontains-any", "icontains-all")
 def _empty_value(kind: str, value: Any) -> bool:
     """An assertion ``value`` that every output satisfies: ``contains: ""``, or an empty list item."""
     if kind in TEXT_CHECKS:
-        return value == ""
+        return isinstance(value, str) and not value
     if kind in LIST_CHECKS:
         if isinstance(value, str):
             import csv

@@ -27,6 +27,7 @@ from ..project import DATASET_SUFFIX, PROMPT_SUFFIX, Project, build_prompt
 from ..schemas import schema_errors
 from ..sources import Source, WorkTree, read_text
 from ..yamlio import Document, loads
+from .base import PromptInfo
 from .rules import RULES, Finding, Selection, is_code_prefix, matches
 
 _SUPPRESS = re.compile(r"#\s*promptctl:\s*ignore\[([^\]]*)\]")
@@ -60,17 +61,6 @@ class LintReport:
     @property
     def warnings(self) -> int:
         return sum(1 for f in self.findings if f.severity == "warning")
-
-
-@dataclass(slots=True)
-class PromptInfo:
-    """One prompt file as lint sees it: its document and, when it could be built, the Prompt."""
-
-    name: str
-    rel: str
-    doc: Document | None = None
-    prompt: Any = None  # model.Prompt
-    broken: bool = False  # templates do not compile or includes fail: samples are not rendered
 
 
 def value_at(data: Any, json_path: str) -> Any:
@@ -470,7 +460,7 @@ class Linter:
             return
         raw, ignores, checked, texts, read_errors = pickle.loads(payload)
         for key in raw:
-            self.raw[tuple(key)] = None  # type: ignore[index]
+            self.raw[tuple(key)] = None
         self.prompt_ignores.update(ignores)
         self.checked |= checked
         for rel, text in texts.items():

@@ -16,9 +16,10 @@ import re
 from typing import TYPE_CHECKING
 
 from ..project import PROMPT_SUFFIX
+from .base import literal_glob
 
 if TYPE_CHECKING:
-    from .engine import Linter
+    from .base import Linter
 
 _TAG = re.compile(r"\{%[-+]?\s*(include|import|from|extends)\s+(.*?)\s*[-+]?%\}", re.S)
 _STR = re.compile(r"""(\\?)(["'])(.*?)\1\2""", re.S)
@@ -27,12 +28,6 @@ _CUT = {
     "import": re.compile(r"\s+as\s+.*$", re.S),
     "from": re.compile(r"\s+import\s+.*$", re.S),
 }
-
-
-def literal_glob(parts: list[str | None]) -> str:
-    """A glob from the constant (str) and computed (None) parts of an include target."""
-    out = "".join("*" if p is None else re.sub(r"%[sdr]|\{[^}]*\}", "*", p) for p in parts)
-    return re.sub(r"\*+", "*", out) or "*"
 
 
 def scan_includes(text: str) -> tuple[set[str], set[str]]:

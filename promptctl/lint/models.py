@@ -14,7 +14,7 @@ from .modeldata import ModelInfo, load_table
 
 if TYPE_CHECKING:
     from ..yamlio import Document
-    from .engine import Linter, PromptInfo
+    from .base import Linter, PromptInfo
 
 #: name -> (low, high, integer); None is unbounded.
 RANGES: Mapping[str, tuple[float | None, float | None, bool]] = {

@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import UsageError
 
@@ -391,7 +392,7 @@ class Selection:
         extend_select: Iterable[str] = (),
         ignore: Iterable[str] = (),
         config_ignore: Iterable[str] = (),
-        config_severity: Mapping[str, str] | None = None,
+        config_severity: Mapping[str, Any] | None = None,  # promptctl.yaml's lint.severity, as written
     ) -> Selection:
         severity_of = dict(config_severity or {})
         if select is None:

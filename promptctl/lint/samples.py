@@ -15,7 +15,7 @@ from ..errors import InputError, PromptctlError
 from .models import model_info
 
 if TYPE_CHECKING:
-    from .engine import Linter, PromptInfo
+    from .base import Linter, PromptInfo
 
 TOKENS_PER_MESSAGE = 4
 

@@ -12,7 +12,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .engine import Linter
+    from .base import Linter
 
 #: (kind, pattern, prefix kept in the redacted form). Anthropic before OpenAI: both start with "sk-".
 SECRETS: list[tuple[str, re.Pattern[str], int]] = [

@@ -20,10 +20,10 @@ from jinja2.exceptions import TemplateSyntaxError
 from ..errors import IncludeError
 from ..model import HistorySlot, Message
 from ..templates import check_partial_name
-from .files import literal_glob
+from .base import literal_glob
 
 if TYPE_CHECKING:
-    from .engine import Linter, PromptInfo
+    from .base import Linter, PromptInfo
 
 #: Names that reach Python itself; never inputs.
 UNSAFE_CALLS = frozenset(
@@ -137,7 +137,7 @@ class CompileCache:
             return entry[1]
         gen = self._tracking(self.env, name, filename, None, defer_init, self.env.optimized)
         gen.visit(ast)
-        code = gen.stream.getvalue()
+        code: str = gen.stream.getvalue()
         if not defer_init:
             self.generated[id(ast)] = (ast, code, frozenset(gen.undeclared))
         return code
@@ -407,7 +407,7 @@ class PartialEntry:
 
 def partial(lin: Linter, name: str) -> PartialEntry:
     """The partial ``name`` (a normalized name under the prompt root), analysed once; its own findings reported once."""
-    entry = lin.partials.get(name)
+    entry: PartialEntry | None = lin.partials.get(name)
     if entry is not None:
         return entry
     from . import security

@@ -298,7 +298,7 @@ def _scan_one(store: Store, scan: ChannelScan, pending: list[Damage], seq: int) 
                               f"{before['seq']} (record {before['seq']} or this one was altered)", _sha(raw)))
         return
     pending.append(Damage(seq, seq, key, "corrupt", "the first record names a prev" if seq == 1 else
-                          f"hash chain broken: names a prev, but no record before it can be verified", _sha(raw)))
+                          "hash chain broken: names a prev, but no record before it can be verified", _sha(raw)))
 
 
 def _read_mirror(store: Store, channel: str) -> dict[str, Any] | None:
