@@ -437,6 +437,30 @@ def test_model_comparison_names_the_cheapest_model_meeting_every_threshold(proj)
     assert "**openai/mid**" in md
 
 
+def test_a_model_without_a_price_that_meets_every_threshold_is_named_not_left_out(proj):
+    fake = FakeModel()
+
+    async def complete(request, timeout):
+        c = await fake(request, timeout)
+        c.cost_usd = None if request.endpoint.model == "openai/local-llama" else 0.01
+        return c
+
+    r = run(proj, complete, models=("openai/mid", "openai/local-llama"))
+    assert r.cheapest() == "openai/mid" and r.unpriced_passing() == ["openai/local-llama"]
+    line = ("cheapest model meeting every threshold: openai/mid; openai/local-llama also met every threshold, "
+            "its cost unknown (no price)")
+    assert line in reports.format_text(r)
+    assert "**openai/mid**" in reports.format_markdown(r) and "openai/local-llama also met" in reports.format_markdown(r)
+    comparison = json.loads(reports.format_json(r))["comparison"]
+    assert comparison["cheapest"] == "openai/mid" and comparison["cost_unknown"] == ["openai/local-llama"]
+    # only the unpriced model meets the thresholds: the run passes, and says its cost is unknown
+    r.datasets = [d for d in r.datasets if d.model == "openai/local-llama"]
+    r.models = ("openai/local-llama", "openai/gone")  # a model that ran nothing meets no threshold
+    assert r.cheapest() is None and r.exit_code == 0
+    assert "openai/local-llama met every threshold, its cost unknown (no price): which is cheapest cannot be said" in \
+        reports.format_text(r)
+
+
 def test_baseline_regressions_are_listed_and_fail_the_run(git_repo):
     git_repo.commit("v1", {"promptctl.yaml": CONFIG, "prompts/qa.prompt.yaml": PROMPT, "evals/qa.eval.yaml": DATASET})
     git_repo.write({"prompts/qa.prompt.yaml": PROMPT.replace("Answer briefly.", "Answer in French.")})

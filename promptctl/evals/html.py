@@ -219,7 +219,10 @@ def _comparison(r: RunResult) -> list[str]:
                    f"<td class=n>{m.tokens:,}</td><td class=n>{_e(_cost(m.cost_usd, m.priced))}</td>"
                    f"<td class=n>{_ms(m.p50)}</td><td class=n>{_ms(m.p95)}</td></tr>")
     out.append("</tbody></table>")
-    out.append(f"<p>{'Cheapest model meeting every threshold: <b>' + _e(cheapest) + '</b>' if cheapest else 'No model meets every threshold.'}</p>")
+    verdict = _e(r.cheapest_line()[:1].upper() + r.cheapest_line()[1:]) + "."
+    if cheapest:
+        verdict = verdict.replace(f": {_e(cheapest)}", f": <b>{_e(cheapest)}</b>", 1)
+    out.append(f"<p>{verdict}</p>")
     out.append("</div><div>" + _chart(summaries) + "</div></div>")
     return out
 

@@ -85,7 +85,7 @@ def summary_line(r: RunResult) -> str:
         head = f"shard {r.shard[0]}/{r.shard[1]} {head}"
         why.append("thresholds are judged on every shard together by `promptctl report merge`")
     elif len(r.models) > 1:
-        if r.cheapest() is None:
+        if not any(m.meets_thresholds for m in r.comparison()):
             why.append("no model meets every threshold")
     elif under:
         why.append(f"{len(under)} dataset{'s' if len(under) != 1 else ''} under threshold")
@@ -299,13 +299,7 @@ def _comparison_lines(r: RunResult) -> list[str]:
         }
         for m in r.comparison()
     ]
-    cheapest = r.cheapest()
-    last = (
-        f"cheapest model meeting every threshold: {cheapest}"
-        if cheapest
-        else "no model meets every threshold"
-    )
-    return ["", "model comparison:", *("  " + line for line in _table(rows)), last]
+    return ["", "model comparison:", *("  " + line for line in _table(rows)), r.cheapest_line()]
 
 
 # -- a rich table (TTY) ------------------------------------------------------------------------
@@ -502,8 +496,11 @@ def format_markdown(r: RunResult, *, max_failures: int = 50) -> str:
             name = f"**{_md(_model(m.model))}**" if m.model == cheapest else _md(_model(m.model))
             lines.append(f"| {name} | {_pct(m.pass_rate)} | {'met' if m.meets_thresholds else 'missed'} | "
                          f"{m.tokens:,} | {_cost(m.cost_usd, m.priced)} | {_ms(m.p50)} | {_ms(m.p95)} |")
-        lines += ["", f"Cheapest model meeting every threshold: **{_md(cheapest)}**" if cheapest
-                  else "No model meets every threshold."]
+        verdict = r.cheapest_line()
+        verdict = _md(verdict[:1].upper() + verdict[1:]) + "."
+        if cheapest:
+            verdict = verdict.replace(f": {_md(cheapest)}", f": **{_md(cheapest)}**", 1)
+        lines += ["", verdict]
     problems = _problem_cases(r)
     if problems:
         lines += ["", f"<details><summary>{len(problems)} failed case{'s' if len(problems) != 1 else ''}</summary>", ""]

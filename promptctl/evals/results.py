@@ -265,12 +265,30 @@ class RunResult:
         return out
 
     def cheapest(self) -> str | None:
-        """The cheapest model that meets every dataset's threshold (priced models first)."""
-        good = [m for m in self.comparison() if m.meets_thresholds]
-        if not good:
-            return None
-        best = min(good, key=lambda m: (not m.priced, m.cost_usd))
-        return best.model
+        """The cheapest model with a known price that meets every dataset's threshold (None when no
+        priced model does: see :meth:`unpriced_passing`)."""
+        good = [m for m in self.comparison() if m.meets_thresholds and m.priced]
+        return min(good, key=lambda m: m.cost_usd).model if good else None
+
+    def unpriced_passing(self) -> list[str]:
+        """The models that meet every threshold but whose cost is unknown (no price in the table):
+        they may be cheaper than :meth:`cheapest`, so they are named beside it, never left out."""
+        return [m.model for m in self.comparison() if m.meets_thresholds and not m.priced]
+
+    def cheapest_line(self) -> str:
+        """The comparison's verdict in words: ``cheapest model meeting every threshold: fast; local also
+        met every threshold, its cost unknown (no price)``."""
+        cheapest, unknown = self.cheapest(), self.unpriced_passing()
+        names = ", ".join(unknown)
+        if cheapest and unknown:
+            return (f"cheapest model meeting every threshold: {cheapest}; {names} also met every threshold, "
+                    f"{'its cost' if len(unknown) == 1 else 'their costs'} unknown (no price)")
+        if cheapest:
+            return f"cheapest model meeting every threshold: {cheapest}"
+        if unknown:
+            return (f"{names} met every threshold, {'its cost' if len(unknown) == 1 else 'their costs'} unknown "
+                    "(no price): which is cheapest cannot be said")
+        return "no model meets every threshold"
 
     @property
     def ok(self) -> bool:
@@ -279,7 +297,7 @@ class RunResult:
         if self.shard is not None:
             return True  # a share cannot judge a threshold: `promptctl report merge` judges the whole
         if len(self.models) > 1:
-            return self.cheapest() is not None
+            return any(m.meets_thresholds for m in self.comparison())
         return all(d.ok for d in self.datasets)
 
     @property
@@ -330,5 +348,6 @@ class RunResult:
                 "regressions": [r.to_json() for r in self.regressions],
             }
         if len(self.models) > 1:
-            out["comparison"] = {"models": [m.to_json() for m in self.comparison()], "cheapest": self.cheapest()}
+            out["comparison"] = {"models": [m.to_json() for m in self.comparison()], "cheapest": self.cheapest(),
+                                 "cost_unknown": self.unpriced_passing()}
         return out
