@@ -273,7 +273,7 @@ class RunResult:
     def unpriced_passing(self) -> list[str]:
         """The models that meet every threshold but whose cost is unknown (no price in the table):
         they may be cheaper than :meth:`cheapest`, so they are named beside it, never left out."""
-        return [m.model for m in self.comparison() if m.meets_thresholds and not m.priced]
+        return [m.model for m in self.comparison() if m.meets_thresholds and not m.priced and m.model is not None]
 
     def cheapest_line(self) -> str:
         """The comparison's verdict in words: ``cheapest model meeting every threshold: fast; local also
