@@ -93,9 +93,11 @@ class YamlError(FileFormatError):
 class SchemaError(FileFormatError):
     """A file that breaks its JSON Schema."""
 
-    def __init__(self, message: str, *, json_path: str = "", **kwargs: object) -> None:
+    def __init__(self, message: str, *, json_path: str = "", fix: tuple[str, str] | None = None,
+                 **kwargs: object) -> None:
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
         self.json_path = json_path
+        self.fix = fix  # (what is written at line:col, what to write instead): a typo with one close fix
 
 
 class TemplateError(PromptctlError):

@@ -229,6 +229,8 @@ def _to_schema_errors(doc: Document, error: Any, name: str) -> list[SchemaError]
             close = difflib.get_close_matches(key, allowed, n=1)
             hint = f"did you mean {close[0]!r}?" if close else "allowed: " + ", ".join(allowed)
             field = json_path(path + (key,))
+            # a name already written beside it is no fix (the check may have filled in defaults: ask the document)
+            fix = _typo_fix(key, [a for a in allowed if path + (a,) not in doc.keys])
             found.append(
                 SchemaError(
                     f"unknown field {field!r}",
@@ -237,18 +239,26 @@ def _to_schema_errors(doc: Document, error: Any, name: str) -> list[SchemaError]
                     line=mark.line,
                     col=mark.col,
                     hint=hint,
+                    fix=fix,
                 )
             )
         if found:
             return found
     mark = doc.mark(path)
     message = error.message
+    hint = f"see `promptctl schema {name}` for the format"
+    fix: tuple[str, str] | None = None
     if error.validator == "type":
         message = f"{_short(error.instance)} is not of type {_types(error.validator_value)}"
     elif error.validator == "enum":
         message = f"{_short(error.instance)} is not one of " + ", ".join(
             json.dumps(v) for v in error.validator_value
         )
+        if isinstance(error.instance, str):
+            fix = _typo_fix(error.instance, [v for v in error.validator_value if isinstance(v, str)])
+            close = difflib.get_close_matches(error.instance, [str(v) for v in error.validator_value], n=1)
+            if close:
+                hint = f"did you mean {close[0]!r}?"
     elif error.validator == "required":
         missing = [k for k in error.validator_value if k not in (error.instance or {})]
         message = "missing required field " + ", ".join(repr(k) for k in missing)
@@ -259,9 +269,21 @@ def _to_schema_errors(doc: Document, error: Any, name: str) -> list[SchemaError]
             path=doc.path,
             line=mark.line,
             col=mark.col,
-            hint=f"see `promptctl schema {name}` for the format",
+            hint=hint,
+            fix=fix,
         )
     ]
+
+
+#: How alike a typo and the one allowed word must be for ``lint --fix`` to put the word in (difflib's ratio).
+FIX_SIMILARITY = 0.8
+
+
+def _typo_fix(written: str, allowed: list[str]) -> tuple[str, str] | None:
+    """``(written, word)`` when exactly one allowed word is close to ``written`` (``contnet`` ->
+    ``content``, ``sytem`` -> ``system``): a fix with one meaning. None when none is, or several are."""
+    close = difflib.get_close_matches(written, allowed, n=2, cutoff=FIX_SIMILARITY)
+    return (written, close[0]) if len(close) == 1 else None
 
 
 def _short(value: Any) -> str:

@@ -380,7 +380,8 @@ def test_assertion_of_unknown_type():
     assert e.message.startswith('cases[0].assert[1].type: "icontain" is not one of "equals"')
     assert '"not-factuality"' in e.message
     assert (e.line, e.col) == (6, 16)
-    assert e.hint == "see `promptctl schema dataset` for the format"
+    assert e.hint == "did you mean 'icontains'?"
+    assert e.fix is None  # `contains` is as close: no single safe fix
 
 
 def test_assertion_of_unknown_type_in_defaults_and_file_ref():

@@ -75,6 +75,9 @@ def lint_command(
     output: Annotated[
         Optional[Path], typer.Option("--output", "-o", metavar="FILE", help="Write the findings to FILE instead of stdout.")
     ] = None,
+    fix: Annotated[
+        bool, typer.Option("--fix", help="Write the safe fixes (rules marked [*] in --list-rules), then report what is left.")
+    ] = False,
     watch: WatchOption = False,
     project: ProjectOption = None,
 ) -> None:
@@ -110,6 +113,8 @@ def lint_command(
     for option, tokens in (("--select", options.select or ()), ("--extend-select", options.extend_select),
                            ("--ignore", options.ignore)):
         expand(tokens, option=option)  # a bad code is a usage error before anything is read
+    if fix and ref is not None:
+        raise UsageError("--fix writes to the working tree, so it cannot be combined with --ref")
     if watch:
         from ..config import project_root
         from .watch import real
@@ -128,24 +133,38 @@ def lint_command(
                 if not saved and named:
                     return False
                 targets = saved or ([str(p) for p in paths] if paths else None)  # only deletions: everything again
-            _lint_once(targets, project, options, statistics, fmt, output)
+            _lint_once(targets, project, options, statistics, fmt, output, fix=fix)
             return True
 
         root = project_root(project_dir(project))
         watch_files(root, once, skip=[root / ".promptctl", *([output] if output else [])])
         return
-    errors = _lint_once([str(p) for p in paths] if paths else None, project, options, statistics, fmt, output, ref=ref)
+    errors = _lint_once([str(p) for p in paths] if paths else None, project, options, statistics, fmt, output, ref=ref,
+                        fix=fix)
     if errors and not exit_zero:
         raise typer.Exit(1)
 
 
 def _lint_once(targets: list[str] | None, project: Optional[Path], options: LintOptions, statistics: bool, fmt: LintFormat,
-               output: Optional[Path], *, ref: Optional[str] = None) -> int:
-    """Lint ``targets`` (None: the whole project), print the findings and the summary; the errors found."""
+               output: Optional[Path], *, ref: Optional[str] = None, fix: bool = False) -> int:
+    """Lint ``targets`` (None: the whole project), with ``fix`` write the safe fixes and lint again; print
+    the findings and the summary; the errors found."""
     from ..lint.engine import run_lint
     from ..lint.formats import render, summary
+    from ..text import plural
 
     report = run_lint(targets, project=project_dir(project), ref=ref, options=options)
+    fixed_line = ""
+    if fix:
+        from ..lint.fixes import apply_fixes
+
+        fixed = apply_fixes(report.findings)
+        for why in fixed.skipped:
+            note(f"not fixed: {why}")
+        if fixed.count:
+            fixed_line = (f"Fixed {plural(fixed.count, 'finding')} in {plural(len(fixed.files), 'file')} "
+                          f"({', '.join(fixed.files)}).")
+            report = run_lint(targets, project=project_dir(project), ref=ref, options=options)
     text = statistics_text(report.findings) if statistics else render(fmt.value, report.findings)
     if output is not None and str(output) != "-":
         from ..fileio import write_output
@@ -154,5 +173,11 @@ def _lint_once(targets: list[str] | None, project: Optional[Path], options: Lint
     else:
         sys.stdout.write(text)
         sys.stdout.flush()
-    note(summary(report.errors, report.warnings, report.files))
+    if fixed_line:
+        note(fixed_line)
+    fixable = sum(1 for f in report.findings if f.fix is not None)
+    line = summary(report.errors, report.warnings, report.files)
+    if fixable and not fix:
+        line = line.rstrip(".") + f"; {fixable} fixable with `promptctl lint --fix`."
+    note(line)
     return report.errors

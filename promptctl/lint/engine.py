@@ -84,6 +84,7 @@ class Linter:
         self.source = source
         self.options = options or LintOptions()
         self.raw: dict[tuple[str, str, int, int, str], None] = {}  # ordered set of raw findings
+        self.fixes: dict[tuple[str, str, int, int, str], tuple[str, str]] = {}  # raw finding -> its safe fix
         self.texts: dict[str, str | None] = {}
         self._read_errors: dict[str, FileFormatError] = {}
         self.docs: dict[str, Document | None] = {}
@@ -108,14 +109,19 @@ class Linter:
         """True when rule ``code`` runs (so expensive checks can be skipped)."""
         return self.selection.severity(code) is not None
 
-    def add(self, code: str, rel: str, line: int | None, col: int | None, message: str) -> None:
+    def add(self, code: str, rel: str, line: int | None, col: int | None, message: str, *,
+            fix: tuple[str, str] | None = None) -> None:
+        """A raw finding; ``fix``: (the text at line:col, its replacement), when it has one safe fix."""
         assert code in RULES, code
-        self.raw[(code, rel, line or 1, col or 1, message)] = None
+        key = (code, rel, line or 1, col or 1, message)
+        self.raw[key] = None
+        if fix is not None:
+            self.fixes[key] = fix
 
     def add_error(self, code: str, rel: str, error: PromptctlError) -> None:
         """A finding from a promptctl error: its message and hint, at its line and column."""
         message = error.message + (f" ({error.hint})" if error.hint else "")
-        self.add(code, rel, error.line, error.col, message)
+        self.add(code, rel, error.line, error.col, message, fix=getattr(error, "fix", None))
 
     # -- files ---------------------------------------------------------------------------------------
 
@@ -436,7 +442,8 @@ class Linter:
                 for name in theirs:
                     self.lint_prompt(name)
                 texts = {r: t for r, t in self.texts.items() if t and "promptctl:" in t}
-                payload = pickle.dumps((list(self.raw), self.prompt_ignores, self.checked, texts, self._read_errors))
+                payload = pickle.dumps((list(self.raw), self.fixes, self.prompt_ignores, self.checked, texts,
+                                        self._read_errors))
                 with os.fdopen(write, "wb") as fh:
                     fh.write(payload)
                 code = 0
@@ -458,9 +465,10 @@ class Linter:
             for name in theirs:  # the child failed: do its share here
                 self.lint_prompt(name)
             return
-        raw, ignores, checked, texts, read_errors = pickle.loads(payload)
+        raw, fixes, ignores, checked, texts, read_errors = pickle.loads(payload)
         for key in raw:
             self.raw[tuple(key)] = None
+        self.fixes.update(fixes)
         self.prompt_ignores.update(ignores)
         self.checked |= checked
         for rel, text in texts.items():
@@ -492,7 +500,7 @@ class Linter:
         the cyclic GC, which lint keeps off, could otherwise free."""
         if self.compile_cache is not None:
             self.compile_cache.close()
-        for cache in (self.texts, self.docs, self.prompts, self.partials, self.globs, self.raw):
+        for cache in (self.texts, self.docs, self.prompts, self.partials, self.globs, self.raw, self.fixes):
             cache.clear()
         self.project = None
 
@@ -525,7 +533,8 @@ class Linter:
 
     def finish(self, report: set[str] | None) -> LintReport:
         findings = []
-        for code, rel, line, col, message in self.raw:
+        for key in self.raw:
+            code, rel, line, col, message = key
             if report is not None and rel not in report:
                 continue
             severity = self.selection.severity(code)
@@ -536,7 +545,8 @@ class Linter:
             if self.suppressed(rel, line, code):
                 continue
             findings.append(
-                Finding(code, severity, self.source.display(rel), line, col, message, RULES[code].name, self.uri(rel))
+                Finding(code, severity, self.source.display(rel), line, col, message, RULES[code].name, self.uri(rel),
+                        self.fixes.get(key))
             )
         findings.sort(key=lambda f: (f.path, f.line, f.col, f.code, f.message))
         checked = self.checked if report is None else self.checked & report

@@ -34,6 +34,7 @@ class Rule:
     summary: str
     explanation: str
     default: bool = True
+    fix: str = ""  # what `lint --fix` does for a finding of this rule (empty: no safe fix)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,9 +54,10 @@ class Finding:
     message: str
     rule: str
     uri: str = ""
+    fix: tuple[str, str] | None = None  # (the text at line:col, its replacement): what `lint --fix` writes
 
     def to_json(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "code": self.code,
             "severity": self.severity,
             "path": self.path,
@@ -64,11 +66,15 @@ class Finding:
             "message": self.message,
             "rule": self.rule,
         }
+        if self.fix is not None:
+            out["fix"] = {"old": self.fix[0], "new": self.fix[1]}
+        return out
 
 
-def _rule(code: str, name: str, severity: str, summary: str, explanation: str, *, default: bool = True) -> Rule:
+def _rule(code: str, name: str, severity: str, summary: str, explanation: str, *, default: bool = True,
+          fix: str = "") -> Rule:
     family = {"1": "file", "2": "template", "3": "model", "4": "security", "5": "dataset", "6": "sample"}[code[2]]
-    return Rule(code, name, family, severity, summary, explanation.strip(), default)
+    return Rule(code, name, family, severity, summary, explanation.strip(), default, fix)
 
 
 _ALL = [
@@ -92,7 +98,9 @@ name for a typo. Every violation in the file is reported, not only the first.
       - role: sytem       # PC102: messages[0].role: "sytem" is not one of "system", ...
 
 `promptctl schema prompt|dataset|project` prints the schema; point your editor at it.
-"""),
+""", fix="renames a misspelt field or value to the one allowed name that is close to it (`contnet` -> "
+         "`content`, `sytem` -> `system`); a typo with several close names, or whose name is already used, is "
+         "left to you."),
     _rule("PC103", "duplicate-prompt-name", ERROR, "Two files define the same prompt name.", """
 A prompt's name is its path under the prompt root without `.prompt.yaml`. Two files clash when their
 names differ only in letter case (`Support/Reply.prompt.yaml` and `support/reply.prompt.yaml`: the
@@ -308,17 +316,20 @@ def explain(rule: Rule) -> str:
     return (
         f"{rule.code} {rule.name} ({rule.family} rule, {rule.severity}, {state})\n\n"
         f"{rule.summary}\n\n{rule.explanation}\n\n"
-        f"Suppress: `# promptctl: ignore[{rule.code}]` on the line (`{{# promptctl: ignore[{rule.code}] #}}` in "
+        + (f"Fix: `promptctl lint --fix` {rule.fix}\n\n" if rule.fix else "Fix: none that is always safe; "
+           "`promptctl lint --fix` leaves it to you.\n\n")
+        + f"Suppress: `# promptctl: ignore[{rule.code}]` on the line (`{{# promptctl: ignore[{rule.code}] #}}` in "
         f"Jinja text), `lint: {{ignore: [{rule.code}]}}` in a prompt, or `lint.ignore` / "
         f"`lint.severity` in promptctl.yaml.\n"
     )
 
 
 def list_rules() -> str:
-    """``promptctl lint --list-rules``: one line per rule, code, name, severity and what it finds."""
+    """``promptctl lint --list-rules``: one line per rule, code, name, severity and what it finds (``[*]``
+    first when ``lint --fix`` fixes it)."""
     width = max(len(r.name) for r in _ALL)
-    return "".join(f"{r.code}  {r.name:<{width}}  {r.severity + ('' if r.default else ', opt-in'):<16}  {r.summary}\n"
-                   for r in _ALL)
+    return "".join(f"{r.code}  {r.name:<{width}}  {r.severity + ('' if r.default else ', opt-in'):<16}  "
+                   f"{'[*] ' if r.fix else ''}{r.summary}\n" for r in _ALL)
 
 
 def rule_table() -> str:

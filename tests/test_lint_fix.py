@@ -1,0 +1,102 @@
+"""`promptctl lint --fix`: the safe fixes (rules marked [*]) written into the files, comments and
+layout kept, every fixed file still loading; what cannot be fixed safely is left and said."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import run_promptctl, write_tree
+
+CONFIG = "promptctl: 1\ndefaults: {model: openai/gpt-4o-mini}\n"
+
+
+@pytest.fixture
+def proj(tmp_path):
+    return write_tree(tmp_path / "p", {
+        "promptctl.yaml": CONFIG,
+        "prompts/qa.prompt.yaml": """\
+            # the prompt under test
+            descripton: Answer a question.   # two spaces before this comment
+            inputs: {q: string}
+            messages:
+              - role: sytem
+                contnet: "Be brief."   # the typo, fixed
+              - {role: "usr", content: "{{ q }}"}
+            """,
+        "evals/qa.eval.yaml": """\
+            prompt: qa
+            treshold: 0.5
+            cases:
+              - id: one
+                inputs: {q: hi}
+                assert: [{type: contains, value: hi}]
+            """,
+    })
+
+
+def test_fix_renames_typos_in_prompts_and_datasets_keeping_comments(proj):
+    r = run_promptctl(["lint"], proj)
+    assert r.returncode == 1
+    assert "5 fixable with `promptctl lint --fix`" in r.stderr
+    r = run_promptctl(["lint", "--fix"], proj)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Fixed 5 findings in 2 files" in r.stderr and "All checks passed" in r.stderr
+    assert (proj / "prompts/qa.prompt.yaml").read_text() == (
+        "# the prompt under test\n"
+        "description: Answer a question.   # two spaces before this comment\n"
+        "inputs: {q: string}\n"
+        "messages:\n"
+        "  - role: system\n"
+        '    content: "Be brief."   # the typo, fixed\n'
+        '  - {role: "user", content: "{{ q }}"}\n')
+    assert "threshold: 0.5" in (proj / "evals/qa.eval.yaml").read_text()
+    r = run_promptctl(["lint", "--fix"], proj)  # nothing left to fix: the same files, untouched
+    assert r.returncode == 0 and "Fixed" not in r.stderr
+
+
+def test_fixes_say_where_they_are_in_json(proj):
+    r = run_promptctl(["lint", "--format", "json"], proj)
+    findings = json.loads(r.stdout)
+    fixes = {(f["line"], f["fix"]["old"], f["fix"]["new"]) for f in findings if "fix" in f}
+    assert fixes == {(2, "descripton", "description"), (5, "sytem", "system"), (6, "contnet", "content"),
+                     (7, "usr", "user"), (2, "treshold", "threshold")}
+
+
+def test_what_has_no_single_safe_fix_is_left_and_said(tmp_path):
+    root = write_tree(tmp_path / "p", {
+        "promptctl.yaml": CONFIG,
+        # `contnet` beside an existing `content`: renaming would clash; `xyz` is close to nothing
+        "prompts/a.prompt.yaml": "xyz: 1\nmessages:\n  - role: user\n    content: hi\n    contnet: ho\n",
+    })
+    before = (root / "prompts/a.prompt.yaml").read_text()
+    r = run_promptctl(["lint", "--fix", "--ignore", "PC506"], root)
+    assert r.returncode == 1
+    assert "Fixed" not in r.stderr
+    assert (root / "prompts/a.prompt.yaml").read_text() == before
+    assert "unknown field 'xyz'" in r.stdout and "unknown field 'messages[0].contnet'" in r.stdout
+
+
+def test_a_fix_is_written_only_where_the_word_still_is(tmp_path):
+    """A fix found on one version of a file is not applied to another: the text at line:col is checked."""
+    from promptctl.lint.fixes import apply_fixes
+    from promptctl.lint.rules import Finding
+
+    path = tmp_path / "a.prompt.yaml"
+    path.write_text("messages:\n  - role: user\n    content: hi\n")
+    finding = Finding("PC102", "error", str(path), 2, 11, "x", "schema-violation", fix=("usr", "user"))
+    done = apply_fixes([finding])
+    assert done.count == 0 and "is not written there as one word" in done.skipped[0]
+    assert path.read_text() == "messages:\n  - role: user\n    content: hi\n"
+
+
+def test_fix_refuses_a_version_and_the_rules_say_which_are_fixable(proj):
+    r = run_promptctl(["lint", "--fix", "--ref", "HEAD"], proj)
+    assert r.returncode == 2 and "--fix" in r.stderr and "--ref" in r.stderr
+    r = run_promptctl(["lint", "--explain", "PC102"], proj)
+    assert "Fix: `promptctl lint --fix` renames a misspelt field or value" in r.stdout
+    r = run_promptctl(["lint", "--explain", "PC201"], proj)
+    assert "Fix: none that is always safe" in r.stdout
+    rules = run_promptctl(["lint", "--list-rules"], proj).stdout.splitlines()
+    assert [line.split()[0] for line in rules if "[*]" in line and line.startswith("PC")] == ["PC102"]
