@@ -230,7 +230,7 @@ def _to_schema_errors(doc: Document, error: Any, name: str) -> list[SchemaError]
             hint = f"did you mean {close[0]!r}?" if close else "allowed: " + ", ".join(allowed)
             field = json_path(path + (key,))
             # a name already written beside it is no fix (the check may have filled in defaults: ask the document)
-            fix = _typo_fix(key, [a for a in allowed if path + (a,) not in doc.keys])
+            key_fix = _typo_fix(key, [a for a in allowed if path + (a,) not in doc.keys])
             found.append(
                 SchemaError(
                     f"unknown field {field!r}",
@@ -239,7 +239,7 @@ def _to_schema_errors(doc: Document, error: Any, name: str) -> list[SchemaError]
                     line=mark.line,
                     col=mark.col,
                     hint=hint,
-                    fix=fix,
+                    fix=key_fix,
                 )
             )
         if found:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import run_promptctl, write_tree
 
 CONFIG = "promptctl: 1\ndefaults: {model: openai/gpt-4o-mini}\n"
