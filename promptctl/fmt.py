@@ -1,0 +1,518 @@
+"""``promptctl fmt``: one canonical layout for prompt files, datasets and promptctl.yaml.
+
+The layout: keys in the order of :data:`KEY_ORDER` (the README's and the JSON Schemas' order;
+unknown keys keep their relative place after the known ones), 2-space indentation with list items
+indented under their key (as ``promptctl init`` writes them), multi-line strings as ``|`` block
+scalars, and quoted strings plain wherever plain text means the same (otherwise their quotes stay).
+Comments stay: ruamel.yaml's round-trip mode (imported only here, when a file is formatted) edits
+the document, and a comment above a key moves with that key.
+
+Formatting never changes what a file means: the file is loaded with promptctl's own safe loader
+before and after, and a file whose data would differ is refused (:class:`FormatError`), never
+written. Core functions return :class:`FormatResult` values and never print.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import FileFormatError, PromptctlError, UsageError
+
+#: The canonical key order of every kind of mapping, written down once:
+#: ``kind -> (keys in order, {key: the kind of its value})``. A value's kind applies to a mapping
+#: value, or to each item of a list value; ``"*"`` stands for every key. Mappings that are the
+#: user's own (input declarations and other JSON Schemas, tool parameters, case inputs) are not
+#: reordered. Where README and schema differ, the README wins (a case's ``threshold`` before its
+#: ``assert``, a dataset's ``defaults.inputs`` before ``defaults.assert``); a message's ``content``
+#: and a sample's ``inputs`` go last, as the long parts.
+KEY_ORDER: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
+    "prompt": (
+        ("description", "model", "params", "fallbacks", "inputs", "messages", "output", "guards", "tools",
+         "observe", "samples", "tags", "owners", "lint"),
+        {"params": "params", "messages": "message", "output": "output", "guards": "assertion", "tools": "tool",
+         "samples": "sample", "lint": "prompt-lint"},
+    ),
+    "params": (("temperature", "top_p", "max_tokens", "presence_penalty", "frequency_penalty", "seed", "stop", "n"), {}),
+    "message": (("role", "name", "content", "history"), {}),
+    "output": (("format", "schema"), {}),
+    "tool": (("type", "function"), {"function": "function"}),
+    "function": (("name", "description", "parameters", "strict"), {}),
+    "sample": (("name", "description", "inputs"), {}),
+    "prompt-lint": (("ignore",), {}),
+    "dataset": (("prompt", "description", "threshold", "defaults", "cases"), {"defaults": "defaults", "cases": "case"}),
+    "defaults": (("inputs", "assert", "transform"), {"assert": "assertion"}),
+    "case": (("id", "file", "description", "inputs", "golden", "reviewed", "threshold", "assert", "tags", "transform"),
+             {"reviewed": "reviewed", "assert": "assertion"}),
+    "reviewed": (("by", "at"), {}),
+    "assertion": (("type", "value", "threshold", "weight", "metric", "description", "transform", "contextTransform",
+                   "assert"), {"assert": "assertion"}),
+    "project": (
+        ("promptctl", "prompts", "evals", "registry", "tag_prefix", "defaults", "models", "lint", "test", "render", "s3"),
+        {"defaults": "project-defaults", "models": "models", "lint": "project-lint", "test": "test", "render": "render",
+         "s3": "s3"},
+    ),
+    "project-defaults": (("model", "params", "fallbacks"), {"params": "params"}),
+    "models": ((), {"*": "alias"}),
+    "alias": (("model", "api_base", "api_key_env", "params"), {"params": "params"}),
+    "project-lint": (("ignore", "severity"), {}),
+    "test": (("concurrency", "timeout_s", "retries", "recordings", "max_cost_usd", "grader", "embedding_model", "client"), {}),
+    "render": (("max_output_chars", "max_range_items", "max_loop_iterations"), {}),
+    "s3": (("endpoint_url", "region"), {}),
+}
+
+PROMPT_SUFFIX = ".prompt.yaml"
+DATASET_SUFFIX = ".eval.yaml"
+CONFIG_NAME = "promptctl.yaml"
+
+
+class FormatError(FileFormatError):
+    """Formatting a file would change what it means: the file is left as it is."""
+
+
+def file_kind(path: str | os.PathLike[str]) -> str | None:
+    """``prompt``, ``dataset`` or ``project`` for the files fmt formats, else None."""
+    name = os.path.basename(path)
+    if name.endswith(PROMPT_SUFFIX):
+        return "prompt"
+    if name.endswith(DATASET_SUFFIX):
+        return "dataset"
+    if name == CONFIG_NAME:
+        return "project"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class FormatResult:
+    """One file: its text before and after (``after`` is None when it could not be formatted)."""
+
+    path: str  # as shown to the user
+    before: str = ""
+    after: str | None = None
+    error: PromptctlError | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.after is not None and self.after != self.before
+
+
+def format_text(text: str, kind: str | None, *, path: str = "<string>") -> str:
+    """``text`` in the canonical layout for a file of ``kind`` (see :func:`file_kind`).
+
+    Raises :class:`~promptctl.errors.YamlError` (with ``path:line:col``) for malformed YAML and
+    :class:`FormatError` when the result would not load to the same data.
+    """
+    from .yamlio import loads, round_trip_yaml
+
+    before = loads(text, path=path)
+    if not isinstance(before.data, dict):  # empty, only comments, or not a mapping: lint's business
+        return text
+    crlf = "\r\n" in text
+    yaml = round_trip_yaml("formatting files")
+    _canonical_style(yaml)
+    data = yaml.load(text)
+    if kind is not None:
+        _arrange(data, kind, top=True)
+    _restyle(data, flow=False)
+    out = _dump(yaml, data)
+    if crlf:
+        out = out.replace("\n", "\r\n")
+    try:
+        after = loads(out, path=path)
+    except PromptctlError:
+        after = None
+    if after is None or _canon(after.data) != _canon(before.data):
+        raise FormatError(
+            "formatting would change what this file means, so it was left as it is",
+            path=path,
+            hint="a bug in promptctl fmt: please report it with the file",
+        )
+    return out
+
+
+def _dump(yaml: Any, data: Any) -> str:
+    import io
+
+    buffer = io.StringIO()
+    yaml.dump(data, buffer)
+    return buffer.getvalue()
+
+
+def _canon(data: Any) -> str:
+    """The data as canonical JSON: equal strings mean equal data (``1``, ``1.0`` and ``true`` differ)."""
+    return json.dumps(data, sort_keys=True, ensure_ascii=False)
+
+
+def _canonical_style(yaml: Any) -> None:
+    """2-space mappings, list items indented by 2 under their key (``promptctl init``'s layout), and
+    ``null`` spelled out (ruamel would write an empty value)."""
+    from ruamel.yaml.representer import RoundTripRepresenter
+
+    class Representer(RoundTripRepresenter):
+        pass
+
+    Representer.add_representer(type(None), lambda r, _: r.represent_scalar("tag:yaml.org,2002:null", "null"))
+    yaml.Representer = Representer
+    yaml.indent(mapping=2, sequence=4, offset=2)
+
+
+# -- key order ---------------------------------------------------------------------------------
+
+
+def _arrange(node: Any, kind: str, *, top: bool = False) -> None:
+    """Put the keys of ``node`` (a mapping of ``kind``; ``top``: the document) and of its known parts
+    in canonical order."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    if not isinstance(node, CommentedMap):
+        return
+    order, children = KEY_ORDER[kind]
+    if order:
+        _reorder(node, order, top=top)
+    for key, value in node.items():
+        child = children.get(key) or children.get("*")
+        if child is None:
+            continue
+        for item in value if isinstance(value, CommentedSeq) else [value]:
+            _arrange(item, child)
+
+
+def _reorder(m: Any, order: Sequence[str], *, top: bool) -> None:
+    """Reorder mapping ``m``: the keys of ``order`` first, in that order, then the others as they were.
+
+    Comments follow their key: a key's inline comment and the comment lines above it move with it;
+    the document's head comments, and the lines after the last key, stay where they are.
+    """
+    keys = list(m)
+    rank = {k: i for i, k in enumerate(order)}
+    new = sorted(keys, key=lambda k: (0, rank[k]) if k in rank else (1, keys.index(k)))
+    if new == keys:
+        return
+    if not m.fa.flow_style():
+        _move_comments(m, keys, new, top=top)
+    for k in new:
+        m.move_to_end(k)
+
+
+def _move_comments(m: Any, keys: list[Any], new: list[Any], *, top: bool) -> None:
+    # ruamel keeps the comment lines between two keys at the end of the comment after the first
+    # one's value (deep inside it, when the value is a block collection), and those above a nested
+    # mapping's first key after its parent key's line: cut them off there ...
+    head = None if top or not m.ca.comment else m.ca.comment[0]
+    leading: dict[Any, str] = {k: "" for k in keys}
+    if head is not None:
+        cut = head.value.find("\n") + 1
+        head.value, leading[keys[0]] = head.value[:cut], head.value[cut:]
+    trailing = ""
+    for i, k in enumerate(keys):
+        entry = m.ca.items.get(k)
+        if entry and entry[1]:  # comment lines ruamel keeps right above the key
+            leading[k] += "".join(_full_lines(t) for t in entry[1])
+            entry[1] = None
+        slot, index, block = _tail(m, k)
+        token = slot[index] if slot is not None else None
+        rest = ""
+        if token is not None:
+            if block:  # after a block scalar, every line of the comment is a line of its own
+                rest, slot[index] = _full_lines(token), None
+            else:
+                cut = token.value.find("\n") + 1
+                token.value, rest = token.value[:cut], token.value[cut:]
+        rest += _take_ends(m[k])
+        if i + 1 < len(keys):
+            leading[keys[i + 1]] = rest + leading[keys[i + 1]]
+        else:
+            trailing = rest
+    # ... and put them back above the key they belong to, after its new predecessor.
+    first = leading.pop(new[0], "")
+    if first and top:
+        _add_before(m, first)
+    elif first and head is not None:
+        head.value += first
+    elif first:  # the first key of a list item shares the line of its `-`: the lines go below it
+        _add_after(m, new[0], first, front=True)
+    for p, k in enumerate(new):
+        text = leading.get(new[p + 1], "") if p + 1 < len(new) else trailing
+        if text:
+            _add_after(m, k, text)
+
+
+def _take_ends(v: Any) -> str:
+    """Cut off, as text, the comment lines ruamel keeps after the last item of the block collection
+    ``v`` (and of its last item, and so on down)."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    if not isinstance(v, (CommentedMap, CommentedSeq)) or not len(v) or v.fa.flow_style():
+        return ""
+    inner = _take_ends(v[list(v)[-1]] if isinstance(v, CommentedMap) else v[-1])
+    own = "".join(_full_lines(t) for t in v.ca.end or ())
+    v.ca.end = []
+    return inner + own
+
+
+def _full_lines(token: Any) -> str:
+    """A comment token that starts on a line of its own, as text: its first line indented to its column."""
+    return " " * (token.start_mark.column if token.start_mark is not None else 0) + token.value
+
+
+def _add_before(m: Any, text: str) -> None:
+    """Add comment lines ``text`` above the first key of the document ``m``, below its head comments."""
+    from ruamel.yaml.error import CommentMark
+    from ruamel.yaml.tokens import CommentToken
+
+    if m.ca.comment is None:
+        m.ca.comment = [None, []]
+    if m.ca.comment[1] is None:
+        m.ca.comment[1] = []
+    m.ca.comment[1].append(CommentToken(text, CommentMark(0), None))
+
+
+def _tail(c: Any, k: Any) -> tuple[Any, int, bool]:
+    """Where the comment after item ``k`` of ``c`` is kept: ``(slot list, index, after a block scalar)``,
+    following a block collection down to its last item; the slot is None when ``k`` has no comment entry."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+    from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
+
+    v = c[k]
+    if isinstance(v, (CommentedMap, CommentedSeq)) and len(v) and not v.fa.flow_style():
+        return _tail(v, list(v)[-1] if isinstance(v, CommentedMap) else len(v) - 1)
+    index = 2 if isinstance(c, CommentedMap) else 0
+    return c.ca.items.get(k), index, isinstance(v, (LiteralScalarString, FoldedScalarString))
+
+
+def _add_after(m: Any, k: Any, text: str, *, front: bool = False) -> None:
+    """Add comment lines ``text`` after item ``k``'s value (``front``: before the lines already there)."""
+    from ruamel.yaml.comments import CommentedMap
+    from ruamel.yaml.error import CommentMark
+    from ruamel.yaml.tokens import CommentToken
+
+    slot, index, block = _tail(m, k)
+    if slot is None:
+        # find the container holding the tail, and give its item an entry
+        container, key = _tail_container(m, k)
+        slot = container.ca.items.setdefault(key, [None, None, None, None])
+        index = 2 if isinstance(container, CommentedMap) else 0
+    token = slot[index]
+    if token is None:
+        slot[index] = CommentToken(("" if block else "\n") + text, CommentMark(0), None)
+        return
+    value = token.value
+    if front:
+        cut = 0 if block else value.find("\n") + 1
+        token.value = value[:cut] + text + value[cut:]
+    else:
+        token.value = value + text
+
+
+def _tail_container(c: Any, k: Any) -> tuple[Any, Any]:
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    v = c[k]
+    if isinstance(v, (CommentedMap, CommentedSeq)) and len(v) and not v.fa.flow_style():
+        return _tail_container(v, list(v)[-1] if isinstance(v, CommentedMap) else len(v) - 1)
+    return c, k
+
+
+# -- scalar styles -----------------------------------------------------------------------------
+
+
+def _restyle(node: Any, *, flow: bool) -> None:
+    """Multi-line strings as ``|`` blocks, quoted strings plain where that means the same, everywhere."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+    from ruamel.yaml.compat import ordereddict
+
+    if not isinstance(node, (CommentedMap, CommentedSeq)):
+        return
+    inner = flow or bool(node.fa.flow_style())
+    if isinstance(node, CommentedMap):
+        for key in list(node):
+            new_key = _plain(key, flow=inner) if isinstance(key, str) else key
+            if new_key is not key:
+                _rename(node, key, new_key)
+        items: Iterable[Any] = list(node)
+    else:
+        items = range(len(node))
+    for key in items:
+        value = node[key]
+        if not isinstance(value, str):
+            _restyle(value, flow=inner)
+            continue
+        styled = _string(value, flow=inner)
+        if styled is value:
+            continue
+        comment = node.ca.items.get(key)
+        index = 2 if isinstance(node, CommentedMap) else 0
+        token = comment[index] if comment else None
+        if _is_block(styled) and token is not None:
+            if not token.value.startswith("\n"):
+                continue  # a comment on the string's line: a block could not keep it there
+            # a block scalar ends with its line break: the comment after it starts on the next line
+            token.value = token.value[1:]
+            if not token.value:
+                comment[index] = None
+        # set the value as it is: ruamel's own __setitem__ would keep the old string's quotes
+        if isinstance(node, CommentedMap):
+            ordereddict.__setitem__(node, key, styled)
+        else:
+            list.__setitem__(node, key, styled)
+
+
+def _rename(m: Any, old: Any, new: Any) -> None:
+    """Replace key ``old`` of ``m`` by ``new`` (the same text, another style), in place, comments kept."""
+    at = list(m).index(old)
+    comment = m.ca.items.pop(old, None)
+    value = m.pop(old)
+    m.insert(at, new, value)
+    if comment is not None:
+        m.ca.items[new] = comment
+
+
+def _is_block(value: Any) -> bool:
+    from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
+
+    return isinstance(value, (LiteralScalarString, FoldedScalarString))
+
+
+def _string(value: str, *, flow: bool) -> Any:
+    """The string ``value`` in its canonical style (``value`` itself when it stays as it is)."""
+    from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
+
+    if isinstance(value, (LiteralScalarString, FoldedScalarString)):
+        return value  # already a block: the author's choice of | or > stands
+    if "\n" in value:
+        return LiteralScalarString(value) if not flow and _block_safe(value) else value
+    return _plain(value, flow=flow)
+
+
+def _plain(value: str, *, flow: bool) -> Any:
+    """A quoted single-line string as a plain one, where plain text reads back as the same string."""
+    from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
+
+    if not isinstance(value, (DoubleQuotedScalarString, SingleQuotedScalarString)) or "\n" in value:
+        return value
+    text = str.__str__(value)
+    analysis = _analysis(text)
+    if analysis.empty or analysis.multiline or not (analysis.allow_flow_plain if flow else analysis.allow_block_plain):
+        return value
+    if not _reads_as_string(text):
+        return value
+    return text
+
+
+def _block_safe(value: str) -> bool:
+    """Whether a multi-line string reads back the same as a ``|`` block: no tabs, no spaces at line
+    ends, no leading spaces or blank first line (they would need an indentation indicator), and
+    nothing YAML escapes."""
+    if "\t" in value or "\r" in value or not value.strip() or value[0] in " \n":
+        return False
+    if any(line != line.rstrip(" ") for line in value.split("\n")):
+        return False
+    return bool(_analysis(value).allow_block)
+
+
+def _analysis(text: str) -> Any:
+    """ruamel's own judgement of which styles can hold ``text``."""
+    import io
+
+    from ruamel.yaml.emitter import Emitter
+
+    emitter = _EMITTER.get("emitter")
+    if emitter is None:
+        emitter = _EMITTER["emitter"] = Emitter(io.StringIO(), allow_unicode=True)
+        emitter.use_version = (1, 1)  # judge as for YAML 1.1, promptctl's loader (the stricter on `?`)
+    return emitter.analyze_scalar(text)
+
+
+_EMITTER: dict[str, Any] = {}
+
+
+def _reads_as_string(text: str) -> bool:
+    """Whether ``text`` as a plain scalar is a string for promptctl's loader (YAML 1.1: ``yes`` is
+    true) and for ruamel (YAML 1.2: ``0o17`` is a number) alike."""
+    import yaml
+    from ruamel.yaml.nodes import ScalarNode as RScalarNode
+    from ruamel.yaml.resolver import VersionedResolver
+
+    str_tag = "tag:yaml.org,2002:str"
+    if yaml.resolver.Resolver().resolve(yaml.nodes.ScalarNode, text, (True, False)) != str_tag:
+        return False
+    return str(VersionedResolver().resolve(RScalarNode, text, (True, False))) == str_tag
+
+
+# -- files ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A file to format: where it is, and how to show it."""
+
+    path: Path
+    display: str
+
+
+def find_targets(paths: Sequence[str] | None, *, project: str | os.PathLike[str] | None = None) -> list[Target]:
+    """The files to format: those under ``paths`` (files or folders), else the project's prompts,
+    datasets and promptctl.yaml. A folder is searched for those files; a file named on its own must
+    be one of them (UsageError otherwise)."""
+    if not paths:
+        from .project import open_project
+
+        proj = open_project(project)
+        source = proj.source
+        rels = [*proj.prompt_files().values(), *proj.dataset_files(), CONFIG_NAME]
+        return _unique(Target(Path(source.root, rel), source.display(rel)) for rel in rels)  # type: ignore[attr-defined]
+    from .sources import WorkTree
+
+    found: list[Target] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            found += [Target(path / rel, os.path.normpath(os.path.join(given, rel)))
+                      for rel in WorkTree(path).walk(".") if file_kind(rel)]
+        elif not os.path.lexists(path):
+            raise UsageError(f"{given}: no such file or folder")
+        elif file_kind(path) is None:
+            raise UsageError(
+                f"{given}: not a file promptctl fmt formats",
+                hint="it formats *.prompt.yaml, *.eval.yaml and promptctl.yaml files",
+            )
+        else:
+            found.append(Target(path, str(given)))
+    return _unique(found)
+
+
+def _unique(targets: Iterable[Target]) -> list[Target]:
+    seen: set[str] = set()
+    out = []
+    for t in targets:
+        real = os.path.realpath(t.path)
+        if real not in seen:
+            seen.add(real)
+            out.append(t)
+    return out
+
+
+def format_file(target: Target) -> FormatResult:
+    """Format one file in memory (nothing is written); errors are returned, not raised."""
+    from .yamlio import read_text
+
+    before = ""
+    try:
+        before = read_text(target.path, display=target.display)
+        after = format_text(before, file_kind(target.path), path=target.display)
+    except PromptctlError as e:
+        return FormatResult(target.display, before, None, e)
+    return FormatResult(target.display, before, after)
+
+
+def write_result(target: Target, result: FormatResult) -> None:
+    """Write a changed file atomically, keeping its permission bits (through a symlink, to its target)."""
+    from .fileio import write_atomic
+
+    real = os.path.realpath(target.path)
+    write_atomic(real, result.after or "", fsync=False, mode=stat.S_IMODE(os.stat(real).st_mode))
