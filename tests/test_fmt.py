@@ -275,3 +275,21 @@ def test_fmt_is_listed_after_lint_and_start_up_does_not_import_ruamel():
     assert p.returncode == 0, p.stderr
     commands = [line.split()[0] for line in p.stdout.split("Commands:\n", 1)[1].splitlines() if line.strip()]
     assert commands[commands.index("lint") + 1] == "fmt"
+
+
+def test_the_pre_commit_hook_runs_fmt_on_the_files_it_formats_and_the_readme_shows_it():
+    import re
+
+    import yaml
+
+    hooks = {h["id"]: h for h in yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))}
+    hook = hooks["promptctl-fmt"]
+    assert (hook["entry"], hook["language"]) == ("promptctl fmt", "python")
+    files = re.compile(hook["files"])
+    for path in ("promptctl.yaml", "sub/promptctl.yaml", "prompts/a/b.prompt.yaml", "evals/x.eval.yaml"):
+        assert files.search(path) and file_kind(path), path
+    for path in ("prompts/partials/p.j2", "evals/data/rows.jsonl", "xpromptctl.yaml", "notes.yaml"):
+        assert not files.search(path) and not file_kind(path), path
+    section = (REPO / "README.md").read_text(encoding="utf-8").split("### `promptctl fmt", 1)[1].split("\n### ", 1)[0]
+    local = yaml.safe_load(section.split("```yaml\n", 1)[1].split("```", 1)[0])[0]
+    assert (local["entry"], local["files"]) == (hook["entry"], hook["files"])
