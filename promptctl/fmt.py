@@ -19,6 +19,7 @@ import os
 import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -164,29 +165,33 @@ def _canonical_style(yaml: Any) -> None:
 # -- key order ---------------------------------------------------------------------------------
 
 
-def _arrange(node: Any, kind: str, *, top: bool = False) -> None:
-    """Put the keys of ``node`` (a mapping of ``kind``; ``top``: the document) and of its known parts
-    in canonical order."""
+def _arrange(node: Any, kind: str, *, top: bool = False, col: int = 0) -> None:
+    """Put the keys of ``node`` (a mapping of ``kind``; ``top``: the document; its keys formatted at
+    column ``col``) and of its known parts in canonical order."""
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
     if not isinstance(node, CommentedMap):
         return
     order, children = KEY_ORDER[kind]
     if order:
-        _reorder(node, order, top=top)
+        _reorder(node, order, top=top, col=col)
     for key, value in node.items():
         child = children.get(key) or children.get("*")
         if child is None:
             continue
-        for item in value if isinstance(value, CommentedSeq) else [value]:
-            _arrange(item, child)
+        if isinstance(value, CommentedSeq):
+            for item in value:
+                _arrange(item, child, col=col + 4)  # `  - key:` (sequence=4, offset=2)
+        else:
+            _arrange(value, child, col=col + 2)
 
 
-def _reorder(m: Any, order: Sequence[str], *, top: bool) -> None:
+def _reorder(m: Any, order: Sequence[str], *, top: bool, col: int) -> None:
     """Reorder mapping ``m``: the keys of ``order`` first, in that order, then the others as they were.
 
-    Comments follow their key: a key's inline comment and the comment lines above it move with it;
-    the document's head comments, and the lines after the last key, stay where they are.
+    Comments follow their key: a key's inline comment and the comment lines above it (those not
+    indented deeper than the key: a deeper one belongs to the value before it) move with it; the
+    document's head comments, and the lines after the last key, stay where they are.
     """
     keys = list(m)
     rank = {k: i for i, k in enumerate(order)}
@@ -194,12 +199,12 @@ def _reorder(m: Any, order: Sequence[str], *, top: bool) -> None:
     if new == keys:
         return
     if not m.fa.flow_style():
-        _move_comments(m, keys, new, top=top)
+        _move_comments(m, keys, new, top=top, col=col)
     for k in new:
         m.move_to_end(k)
 
 
-def _move_comments(m: Any, keys: list[Any], new: list[Any], *, top: bool) -> None:
+def _move_comments(m: Any, keys: list[Any], new: list[Any], *, top: bool, col: int) -> None:
     # ruamel keeps the comment lines between two keys at the end of the comment after the first
     # one's value (deep inside it, when the value is a block collection), and those above a nested
     # mapping's first key after its parent key's line: cut them off there ...
@@ -224,11 +229,15 @@ def _move_comments(m: Any, keys: list[Any], new: list[Any], *, top: bool) -> Non
                 cut = token.value.find("\n") + 1
                 token.value, rest = token.value[:cut], token.value[cut:]
         rest += _take_ends(m[k])
-        if i + 1 < len(keys):
-            leading[keys[i + 1]] = rest + leading[keys[i + 1]]
-        else:
+        if i + 1 == len(keys):
             trailing = rest
+            continue
+        stay, above = _split_above(rest, _key_col(m, keys[i + 1], col))
+        if stay:
+            _add_after(m, k, stay)
+        leading[keys[i + 1]] = above + leading[keys[i + 1]]
     # ... and put them back above the key they belong to, after its new predecessor.
+    leading = {k: _reindent(text, col) for k, text in leading.items()}
     first = leading.pop(new[0], "")
     if first and top:
         _add_before(m, first)
@@ -240,6 +249,39 @@ def _move_comments(m: Any, keys: list[Any], new: list[Any], *, top: bool) -> Non
         text = leading.get(new[p + 1], "") if p + 1 < len(new) else trailing
         if text:
             _add_after(m, k, text)
+
+
+def _key_col(m: Any, key: Any, default: int) -> int:
+    """The column key ``key`` of ``m`` had in the file (0-based)."""
+    try:
+        return int(m.lc.key(key)[1])
+    except (AttributeError, KeyError, TypeError):
+        return default
+
+
+def _split_above(text: str, col: int) -> tuple[str, str]:
+    """Comment lines between two keys, split into those that end the value before (indented deeper
+    than the next key, at ``col``) and those above the next key (the last lines not indented deeper)."""
+    lines = text.splitlines(keepends=True)
+    at = len(lines)
+    while at and (not lines[at - 1].strip() or _indent(lines[at - 1]) <= col):
+        at -= 1
+    return "".join(lines[:at]), "".join(lines[at:])
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _reindent(text: str, col: int) -> str:
+    """Comment lines moved to column ``col``, keeping their indentation relative to each other."""
+    lines = text.splitlines(keepends=True)
+    widths = [_indent(line) for line in lines if line.strip()]
+    if not widths:
+        return text
+    shift = col - min(widths)
+    return "".join(line if not line.strip() else " " * max(0, _indent(line) + shift) + line.lstrip(" ")
+                   for line in lines)
 
 
 def _take_ends(v: Any) -> str:
@@ -272,17 +314,25 @@ def _add_before(m: Any, text: str) -> None:
     m.ca.comment[1].append(CommentToken(text, CommentMark(0), None))
 
 
-def _tail(c: Any, k: Any) -> tuple[Any, int, bool]:
-    """Where the comment after item ``k`` of ``c`` is kept: ``(slot list, index, after a block scalar)``,
-    following a block collection down to its last item; the slot is None when ``k`` has no comment entry."""
+def _last(c: Any, k: Any) -> tuple[Any, Any]:
+    """The container and key of the last scalar (or flow collection) of item ``k`` of ``c``: its
+    value itself, or, down a block collection, its last item's."""
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
-    from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
 
     v = c[k]
-    if isinstance(v, (CommentedMap, CommentedSeq)) and len(v) and not v.fa.flow_style():
-        return _tail(v, list(v)[-1] if isinstance(v, CommentedMap) else len(v) - 1)
-    index = 2 if isinstance(c, CommentedMap) else 0
-    return c.ca.items.get(k), index, isinstance(v, (LiteralScalarString, FoldedScalarString))
+    while isinstance(v, (CommentedMap, CommentedSeq)) and len(v) and not v.fa.flow_style():
+        c, k = v, list(v)[-1] if isinstance(v, CommentedMap) else len(v) - 1
+        v = c[k]
+    return c, k
+
+
+def _tail(c: Any, k: Any) -> tuple[Any, int, bool]:
+    """Where the comment after item ``k`` of ``c`` is kept: ``(slot list, index, after a block scalar)``;
+    the slot is None when that item has no comment entry."""
+    from ruamel.yaml.comments import CommentedMap
+
+    c, k = _last(c, k)
+    return c.ca.items.get(k), 2 if isinstance(c, CommentedMap) else 0, _is_block(c[k])
 
 
 def _add_after(m: Any, k: Any, text: str, *, front: bool = False) -> None:
@@ -291,31 +341,20 @@ def _add_after(m: Any, k: Any, text: str, *, front: bool = False) -> None:
     from ruamel.yaml.error import CommentMark
     from ruamel.yaml.tokens import CommentToken
 
-    slot, index, block = _tail(m, k)
-    if slot is None:
-        # find the container holding the tail, and give its item an entry
-        container, key = _tail_container(m, k)
-        slot = container.ca.items.setdefault(key, [None, None, None, None])
-        index = 2 if isinstance(container, CommentedMap) else 0
+    container, key = _last(m, k)
+    slot = container.ca.items.setdefault(key, [None, None, None, None])
+    index = 2 if isinstance(container, CommentedMap) else 0
+    block = _is_block(container[key])
     token = slot[index]
     if token is None:
         slot[index] = CommentToken(("" if block else "\n") + text, CommentMark(0), None)
-        return
-    value = token.value
-    if front:
-        cut = 0 if block else value.find("\n") + 1
-        token.value = value[:cut] + text + value[cut:]
+    elif front and block:  # the old first line is indented by the token's column: write it out
+        slot[index] = CommentToken(text + _full_lines(token), CommentMark(0), None)
+    elif front:
+        cut = token.value.find("\n") + 1
+        token.value = token.value[:cut] + text + token.value[cut:]
     else:
-        token.value = value + text
-
-
-def _tail_container(c: Any, k: Any) -> tuple[Any, Any]:
-    from ruamel.yaml.comments import CommentedMap, CommentedSeq
-
-    v = c[k]
-    if isinstance(v, (CommentedMap, CommentedSeq)) and len(v) and not v.fa.flow_style():
-        return _tail_container(v, list(v)[-1] if isinstance(v, CommentedMap) else len(v) - 1)
-    return c, k
+        token.value += text
 
 
 # -- scalar styles -----------------------------------------------------------------------------
@@ -380,9 +419,9 @@ def _is_block(value: Any) -> bool:
 
 def _string(value: str, *, flow: bool) -> Any:
     """The string ``value`` in its canonical style (``value`` itself when it stays as it is)."""
-    from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
+    from ruamel.yaml.scalarstring import LiteralScalarString
 
-    if isinstance(value, (LiteralScalarString, FoldedScalarString)):
+    if _is_block(value):
         return value  # already a block: the author's choice of | or > stands
     if "\n" in value:
         return LiteralScalarString(value) if not flow and _block_safe(value) else value
@@ -417,31 +456,38 @@ def _block_safe(value: str) -> bool:
 
 def _analysis(text: str) -> Any:
     """ruamel's own judgement of which styles can hold ``text``."""
+    return _emitter().analyze_scalar(text)
+
+
+@cache
+def _emitter() -> Any:
     import io
 
     from ruamel.yaml.emitter import Emitter
 
-    emitter = _EMITTER.get("emitter")
-    if emitter is None:
-        emitter = _EMITTER["emitter"] = Emitter(io.StringIO(), allow_unicode=True)
-        emitter.use_version = (1, 1)  # judge as for YAML 1.1, promptctl's loader (the stricter on `?`)
-    return emitter.analyze_scalar(text)
-
-
-_EMITTER: dict[str, Any] = {}
+    emitter = Emitter(io.StringIO(), allow_unicode=True)
+    emitter.use_version = (1, 1)  # judge as for YAML 1.1, promptctl's loader (the stricter on `?`)
+    return emitter
 
 
 def _reads_as_string(text: str) -> bool:
     """Whether ``text`` as a plain scalar is a string for promptctl's loader (YAML 1.1: ``yes`` is
     true) and for ruamel (YAML 1.2: ``0o17`` is a number) alike."""
     import yaml
-    from ruamel.yaml.nodes import ScalarNode as RScalarNode
+    from ruamel.yaml.nodes import ScalarNode
+
+    pyyaml, ruamel = _resolvers()
+    str_tag = "tag:yaml.org,2002:str"
+    return (pyyaml.resolve(yaml.nodes.ScalarNode, text, (True, False)) == str_tag
+            and str(ruamel.resolve(ScalarNode, text, (True, False))) == str_tag)
+
+
+@cache
+def _resolvers() -> tuple[Any, Any]:
+    import yaml
     from ruamel.yaml.resolver import VersionedResolver
 
-    str_tag = "tag:yaml.org,2002:str"
-    if yaml.resolver.Resolver().resolve(yaml.nodes.ScalarNode, text, (True, False)) != str_tag:
-        return False
-    return str(VersionedResolver().resolve(RScalarNode, text, (True, False))) == str_tag
+    return yaml.resolver.Resolver(), VersionedResolver()
 
 
 # -- files ------------------------------------------------------------------------------------

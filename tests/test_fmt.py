@@ -293,3 +293,34 @@ def test_the_pre_commit_hook_runs_fmt_on_the_files_it_formats_and_the_readme_sho
     section = (REPO / "README.md").read_text(encoding="utf-8").split("### `promptctl fmt", 1)[1].split("\n### ", 1)[0]
     local = yaml.safe_load(section.split("```yaml\n", 1)[1].split("```", 1)[0])[0]
     assert (local["entry"], local["files"]) == (hook["entry"], hook["files"])
+
+
+def test_a_comment_indented_under_a_value_stays_with_it_and_moved_comments_take_their_keys_indentation():
+    text = textwrap.dedent("""\
+        messages:   # msgs
+          - role: user
+            content: hi
+          # - role: assistant   (a commented-out message: it stays in the list)
+        inputs:  # ins
+          a: string
+        samples:
+          - inputs: {a: x}
+                # about the name, indented oddly
+            name: s
+            # about the description
+            description: D
+        """)
+    assert format_text(text, "prompt") == textwrap.dedent("""\
+        inputs:  # ins
+          a: string
+        messages:   # msgs
+          - role: user
+            content: hi
+          # - role: assistant   (a commented-out message: it stays in the list)
+        samples:
+          - name: s
+            # about the name, indented oddly
+            # about the description
+            description: D
+            inputs: {a: x}
+        """)
