@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -117,6 +118,7 @@ def format_text(text: str, kind: str | None, *, path: str = "<string>") -> str:
     yaml = round_trip_yaml("formatting files")
     _canonical_style(yaml)
     data = yaml.load(text)
+    _realign(data, 0, top=True)
     if kind is not None:
         _arrange(data, kind, top=True)
     _restyle(data, flow=False)
@@ -162,6 +164,240 @@ def _canonical_style(yaml: Any) -> None:
     yaml.indent(mapping=2, sequence=4, offset=2)
 
 
+# -- comments ----------------------------------------------------------------------------------
+#
+# ruamel keeps a comment where its parser met it: the lines between two items at the end of the
+# comment after the first one's value (deep inside it, when that value is a block collection, or
+# after that collection's last item), sometimes right above the second item; the lines above a
+# nested collection's first item after its parent key's line. Each is cut off here as text, and put
+# back where it belongs, at the column it belongs at.
+
+
+def _realign(node: Any, col: int, *, top: bool = False) -> None:
+    """Shift the comment lines in block collection ``node`` (its items now at column ``col``) by as
+    much as the items they sit among move: ruamel re-indents the data, never a comment."""
+    from ruamel.yaml.comments import CommentedMap
+
+    if not _is_block_collection(node):
+        return
+    items = _items(node)
+    delta = col - _was(node, col)
+    if not top:
+        head = _cut_head(node)
+        if head:
+            _put_head(node, _shift(head, [(0, delta)]))
+    for i, k in enumerate(items):
+        entry = node.ca.items.get(k)
+        if isinstance(node, CommentedMap) and entry and entry[1]:  # lines right above the key
+            entry[1] = [_comment(_shift(_full_lines(t), [(0, delta)])) for t in entry[1]]
+        if i + 1 < len(items) or top:  # after a nested last item: the parent's business
+            rest = _cut_tail(node, k)
+            if rest:
+                _add_after(node, k, _shift(rest, [(_was(node, col), delta), *_chain(node[k], col + 2)]))
+    for k in items:  # a mapping's value is 2 deeper (a list's `-` too), a list item's content after its `- `
+        _realign(node[k], col + 2)
+
+
+def _chain(value: Any, col: int) -> list[tuple[int, int]]:
+    """``(column in the file, shift)`` of each block collection down from ``value`` to its last item."""
+    out = []
+    while _is_block_collection(value):
+        was = _was(value, col)
+        out.append((was, col - was))
+        value, col = value[_items(value)[-1]], col + 2
+    return out
+
+
+def _was(node: Any, default: int) -> int:
+    """The column of ``node``'s items in the file (a mapping's keys, a list's dashes)."""
+    from ruamel.yaml.comments import CommentedMap
+
+    try:
+        return int(node.lc.key(next(iter(node)))[1] if isinstance(node, CommentedMap) else node.lc.col)
+    except (AttributeError, KeyError, TypeError, StopIteration):
+        return default
+
+
+def _shift(text: str, levels: Sequence[tuple[int, int]]) -> str:
+    """Comment lines moved right (or left) with the level they sit in: of the levels ``(column in the
+    file, shift)``, outermost first, the outermost at their column (a comment right above a key is
+    about it), else the deepest they are indented under."""
+    out = []
+    for line in text.splitlines(keepends=True):
+        if line.strip():
+            width = _indent(line)
+            delta = next((d for was, d in levels if was == width), None)
+            if delta is None:
+                delta = next((d for was, d in reversed(levels) if was < width), levels[0][1])
+            line = " " * max(0, width + delta) + line.lstrip(" ")
+        out.append(line)
+    return "".join(out)
+
+
+def _reindent(text: str, col: int) -> str:
+    """Comment lines moved to column ``col``, keeping their indentation relative to each other."""
+    widths = [_indent(line) for line in text.splitlines() if line.strip()]
+    return _shift(text, [(0, col - min(widths))]) if widths else text
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _split_above(text: str, col: int) -> tuple[str, str]:
+    """Comment lines between two keys, split into those that end the value before (indented deeper
+    than the next key, at ``col``) and those above the next key (the last lines not indented deeper)."""
+    lines = text.splitlines(keepends=True)
+    at = len(lines)
+    while at and (not lines[at - 1].strip() or _indent(lines[at - 1]) <= col):
+        at -= 1
+    return "".join(lines[:at]), "".join(lines[at:])
+
+
+def _cut_head(node: Any) -> str:
+    """Cut off the comment lines above a nested collection's first item (after its parent key's line)."""
+    comment = node.ca.comment
+    if not comment:
+        return ""
+    text = ""
+    if comment[0] is not None:  # the parent key's line has a comment: the lines follow it
+        cut = comment[0].value.find("\n") + 1
+        comment[0].value, text = comment[0].value[:cut], comment[0].value[cut:]
+    if len(comment) > 1 and comment[1]:  # shared with the parent's entry: emptied in place
+        text += "".join(_full_lines(t) for t in comment[1])
+        comment[1][:] = []
+    return text
+
+
+def _cut_document_head(m: Any) -> str:
+    """Cut off the comment lines right above the document's first key (after the file's last blank
+    comment line, or its last blank line, and never the `yaml-language-server` line): its comment."""
+    comment = m.ca.comment
+    if not comment or len(comment) < 2 or not comment[1]:
+        return ""
+    lines = "".join(_full_lines(t) for t in comment[1]).splitlines(keepends=True)
+    at = len(lines)
+    while at and lines[at - 1].strip() and not _MODELINE.match(lines[at - 1]):
+        at -= 1
+    comment[1][:] = [_comment("".join(lines[:at]))] if at else []
+    return "".join(lines[at:])
+
+
+_MODELINE = re.compile(r"\s*#\s*(yaml-language-server:|!|-\*-|vim?:)")
+
+
+def _put_head(node: Any, text: str) -> bool:
+    """Put comment lines above a nested collection's first item; False when it has no place for them."""
+    comment = node.ca.comment
+    if not comment:
+        return False
+    if comment[0] is not None:
+        comment[0].value += text
+    elif len(comment) > 1 and comment[1] is not None:
+        comment[1].append(_comment(text))
+    else:
+        return False
+    return True
+
+
+def _cut_tail(m: Any, k: Any) -> str:
+    """Cut off, as text, the comment lines after item ``k``'s value (not its inline comment)."""
+    slot, index, block = _tail(m, k)
+    token = slot[index] if slot is not None else None
+    rest = ""
+    if token is not None:
+        if block:  # after a block scalar, every line of the comment is a line of its own
+            rest, slot[index] = _full_lines(token), None
+        else:
+            cut = token.value.find("\n") + 1
+            token.value, rest = token.value[:cut], token.value[cut:]
+    return rest + _take_ends(m[k])
+
+
+def _take_ends(v: Any) -> str:
+    """Cut off, as text, the comment lines after the last item of block collection ``v`` (and of
+    its last item, and so on down)."""
+    if not _is_block_collection(v):
+        return ""
+    inner = _take_ends(v[_items(v)[-1]])
+    own = "".join(_full_lines(t) for t in v.ca.end or ())
+    v.ca.end = []
+    return inner + own
+
+
+def _last(c: Any, k: Any) -> tuple[Any, Any]:
+    """The container and key of the last scalar (or flow collection) of item ``k`` of ``c``: its
+    value itself, or, down a block collection, its last item's."""
+    v = c[k]
+    while _is_block_collection(v):
+        c, k = v, _items(v)[-1]
+        v = c[k]
+    return c, k
+
+
+def _tail(c: Any, k: Any) -> tuple[Any, int, bool]:
+    """Where the comment after item ``k`` of ``c`` is kept: ``(slot list, index, after a block scalar)``;
+    the slot is None when that item has no comment entry."""
+    from ruamel.yaml.comments import CommentedMap
+
+    c, k = _last(c, k)
+    return c.ca.items.get(k), 2 if isinstance(c, CommentedMap) else 0, _is_block(c[k])
+
+
+def _add_after(m: Any, k: Any, text: str, *, front: bool = False) -> None:
+    """Add comment lines ``text`` after item ``k``'s value (``front``: before the lines already there)."""
+    from ruamel.yaml.comments import CommentedMap
+
+    container, key = _last(m, k)
+    slot = container.ca.items.setdefault(key, [None, None, None, None])
+    index = 2 if isinstance(container, CommentedMap) else 0
+    block = _is_block(container[key])
+    token = slot[index]
+    if token is None:
+        slot[index] = _comment(("" if block else "\n") + text)
+    elif front and block:  # the old first line is indented by the token's column: write it out
+        slot[index] = _comment(text + _full_lines(token))
+    elif front:
+        cut = token.value.find("\n") + 1
+        token.value = token.value[:cut] + text + token.value[cut:]
+    else:
+        token.value += text
+
+
+def _add_before(m: Any, text: str) -> None:
+    """Add comment lines ``text`` above the first key of the document ``m``, below its head comments."""
+    if m.ca.comment is None:
+        m.ca.comment = [None, []]
+    if m.ca.comment[1] is None:
+        m.ca.comment[1] = []
+    m.ca.comment[1].append(_comment(text))
+
+
+def _full_lines(token: Any) -> str:
+    """A comment token that starts on a line of its own, as text: its first line indented to its column."""
+    return " " * (token.start_mark.column if token.start_mark is not None else 0) + token.value
+
+
+def _comment(text: str) -> Any:
+    """A comment token holding ``text`` as it is (its lines indented as they say)."""
+    from ruamel.yaml.error import CommentMark
+    from ruamel.yaml.tokens import CommentToken
+
+    return CommentToken(text, CommentMark(0), None)
+
+
+def _is_block_collection(value: Any) -> bool:
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    return isinstance(value, (CommentedMap, CommentedSeq)) and len(value) > 0 and not value.fa.flow_style()
+
+
+def _items(node: Any) -> list[Any]:
+    from ruamel.yaml.comments import CommentedMap
+
+    return list(node) if isinstance(node, CommentedMap) else list(range(len(node)))
+
+
 # -- key order ---------------------------------------------------------------------------------
 
 
@@ -177,13 +413,9 @@ def _arrange(node: Any, kind: str, *, top: bool = False, col: int = 0) -> None:
         _reorder(node, order, top=top, col=col)
     for key, value in node.items():
         child = children.get(key) or children.get("*")
-        if child is None:
-            continue
-        if isinstance(value, CommentedSeq):
-            for item in value:
-                _arrange(item, child, col=col + 4)  # `  - key:` (sequence=4, offset=2)
-        else:
-            _arrange(value, child, col=col + 2)
+        if child is not None:
+            for item in value if isinstance(value, CommentedSeq) else [value]:
+                _arrange(item, child, col=col + 4 if isinstance(value, CommentedSeq) else col + 2)
 
 
 def _reorder(m: Any, order: Sequence[str], *, top: bool, col: int) -> None:
@@ -205,156 +437,34 @@ def _reorder(m: Any, order: Sequence[str], *, top: bool, col: int) -> None:
 
 
 def _move_comments(m: Any, keys: list[Any], new: list[Any], *, top: bool, col: int) -> None:
-    # ruamel keeps the comment lines between two keys at the end of the comment after the first
-    # one's value (deep inside it, when the value is a block collection), and those above a nested
-    # mapping's first key after its parent key's line: cut them off there ...
-    head = None if top or not m.ca.comment else m.ca.comment[0]
+    """Move the comment lines above each key of block mapping ``m`` (keys at column ``col``, its
+    comments already there: see :func:`_realign`) to where the key goes: after its new predecessor."""
     leading: dict[Any, str] = {k: "" for k in keys}
-    if head is not None:
-        cut = head.value.find("\n") + 1
-        head.value, leading[keys[0]] = head.value[:cut], head.value[cut:]
+    leading[keys[0]] = _cut_document_head(m) if top else _cut_head(m)
     trailing = ""
     for i, k in enumerate(keys):
         entry = m.ca.items.get(k)
         if entry and entry[1]:  # comment lines ruamel keeps right above the key
             leading[k] += "".join(_full_lines(t) for t in entry[1])
             entry[1] = None
-        slot, index, block = _tail(m, k)
-        token = slot[index] if slot is not None else None
-        rest = ""
-        if token is not None:
-            if block:  # after a block scalar, every line of the comment is a line of its own
-                rest, slot[index] = _full_lines(token), None
-            else:
-                cut = token.value.find("\n") + 1
-                token.value, rest = token.value[:cut], token.value[cut:]
-        rest += _take_ends(m[k])
+        rest = _cut_tail(m, k)
         if i + 1 == len(keys):
             trailing = rest
             continue
-        stay, above = _split_above(rest, _key_col(m, keys[i + 1], col))
+        stay, above = _split_above(rest, col)
         if stay:
             _add_after(m, k, stay)
         leading[keys[i + 1]] = above + leading[keys[i + 1]]
-    # ... and put them back above the key they belong to, after its new predecessor.
     leading = {k: _reindent(text, col) for k, text in leading.items()}
     first = leading.pop(new[0], "")
     if first and top:
         _add_before(m, first)
-    elif first and head is not None:
-        head.value += first
-    elif first:  # the first key of a list item shares the line of its `-`: the lines go below it
+    elif first and not _put_head(m, first):  # a list item's first key shares the `-` line: below it
         _add_after(m, new[0], first, front=True)
     for p, k in enumerate(new):
         text = leading.get(new[p + 1], "") if p + 1 < len(new) else trailing
         if text:
             _add_after(m, k, text)
-
-
-def _key_col(m: Any, key: Any, default: int) -> int:
-    """The column key ``key`` of ``m`` had in the file (0-based)."""
-    try:
-        return int(m.lc.key(key)[1])
-    except (AttributeError, KeyError, TypeError):
-        return default
-
-
-def _split_above(text: str, col: int) -> tuple[str, str]:
-    """Comment lines between two keys, split into those that end the value before (indented deeper
-    than the next key, at ``col``) and those above the next key (the last lines not indented deeper)."""
-    lines = text.splitlines(keepends=True)
-    at = len(lines)
-    while at and (not lines[at - 1].strip() or _indent(lines[at - 1]) <= col):
-        at -= 1
-    return "".join(lines[:at]), "".join(lines[at:])
-
-
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip(" "))
-
-
-def _reindent(text: str, col: int) -> str:
-    """Comment lines moved to column ``col``, keeping their indentation relative to each other."""
-    lines = text.splitlines(keepends=True)
-    widths = [_indent(line) for line in lines if line.strip()]
-    if not widths:
-        return text
-    shift = col - min(widths)
-    return "".join(line if not line.strip() else " " * max(0, _indent(line) + shift) + line.lstrip(" ")
-                   for line in lines)
-
-
-def _take_ends(v: Any) -> str:
-    """Cut off, as text, the comment lines ruamel keeps after the last item of the block collection
-    ``v`` (and of its last item, and so on down)."""
-    from ruamel.yaml.comments import CommentedMap, CommentedSeq
-
-    if not isinstance(v, (CommentedMap, CommentedSeq)) or not len(v) or v.fa.flow_style():
-        return ""
-    inner = _take_ends(v[list(v)[-1]] if isinstance(v, CommentedMap) else v[-1])
-    own = "".join(_full_lines(t) for t in v.ca.end or ())
-    v.ca.end = []
-    return inner + own
-
-
-def _full_lines(token: Any) -> str:
-    """A comment token that starts on a line of its own, as text: its first line indented to its column."""
-    return " " * (token.start_mark.column if token.start_mark is not None else 0) + token.value
-
-
-def _add_before(m: Any, text: str) -> None:
-    """Add comment lines ``text`` above the first key of the document ``m``, below its head comments."""
-    from ruamel.yaml.error import CommentMark
-    from ruamel.yaml.tokens import CommentToken
-
-    if m.ca.comment is None:
-        m.ca.comment = [None, []]
-    if m.ca.comment[1] is None:
-        m.ca.comment[1] = []
-    m.ca.comment[1].append(CommentToken(text, CommentMark(0), None))
-
-
-def _last(c: Any, k: Any) -> tuple[Any, Any]:
-    """The container and key of the last scalar (or flow collection) of item ``k`` of ``c``: its
-    value itself, or, down a block collection, its last item's."""
-    from ruamel.yaml.comments import CommentedMap, CommentedSeq
-
-    v = c[k]
-    while isinstance(v, (CommentedMap, CommentedSeq)) and len(v) and not v.fa.flow_style():
-        c, k = v, list(v)[-1] if isinstance(v, CommentedMap) else len(v) - 1
-        v = c[k]
-    return c, k
-
-
-def _tail(c: Any, k: Any) -> tuple[Any, int, bool]:
-    """Where the comment after item ``k`` of ``c`` is kept: ``(slot list, index, after a block scalar)``;
-    the slot is None when that item has no comment entry."""
-    from ruamel.yaml.comments import CommentedMap
-
-    c, k = _last(c, k)
-    return c.ca.items.get(k), 2 if isinstance(c, CommentedMap) else 0, _is_block(c[k])
-
-
-def _add_after(m: Any, k: Any, text: str, *, front: bool = False) -> None:
-    """Add comment lines ``text`` after item ``k``'s value (``front``: before the lines already there)."""
-    from ruamel.yaml.comments import CommentedMap
-    from ruamel.yaml.error import CommentMark
-    from ruamel.yaml.tokens import CommentToken
-
-    container, key = _last(m, k)
-    slot = container.ca.items.setdefault(key, [None, None, None, None])
-    index = 2 if isinstance(container, CommentedMap) else 0
-    block = _is_block(container[key])
-    token = slot[index]
-    if token is None:
-        slot[index] = CommentToken(("" if block else "\n") + text, CommentMark(0), None)
-    elif front and block:  # the old first line is indented by the token's column: write it out
-        slot[index] = CommentToken(text + _full_lines(token), CommentMark(0), None)
-    elif front:
-        cut = token.value.find("\n") + 1
-        token.value = token.value[:cut] + text + token.value[cut:]
-    else:
-        token.value += text
 
 
 # -- scalar styles -----------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import REPO, run_promptctl, write_tree
 from promptctl.errors import FileFormatError
-from promptctl.fmt import FormatError, file_kind, format_text
+from promptctl.fmt import KEY_ORDER, FormatError, file_kind, format_text
 from promptctl.yamlio import loads
 
 
@@ -324,3 +324,104 @@ def test_a_comment_indented_under_a_value_stays_with_it_and_moved_comments_take_
             description: D
             inputs: {a: x}
         """)
+
+
+def test_comments_are_re_indented_with_the_items_they_sit_among():
+    text = textwrap.dedent("""\
+        description: x
+        inputs:
+            # first input
+            a: string
+            b:
+                type: string
+                # the default
+                default: hi
+        messages:
+        # system first
+        - role: system
+          content: hi
+        # then the user
+        - role: user
+          content: hi
+          # name: a commented-out field of the last message
+        # about the tags
+        tags: [a]
+        """)
+    assert format_text(text, "prompt") == textwrap.dedent("""\
+        description: x
+        inputs:
+          # first input
+          a: string
+          b:
+            type: string
+            # the default
+            default: hi
+        messages:
+          # system first
+          - role: system
+            content: hi
+          # then the user
+          - role: user
+            content: hi
+            # name: a commented-out field of the last message
+        # about the tags
+        tags: [a]
+        """)
+
+
+def test_the_comment_right_above_the_first_key_moves_with_it_the_file_head_stays():
+    text = ("# yaml-language-server: $schema=x.json\n# Copyright: us\n\n# about messages\nmessages: []\n"
+            "# about the description\ndescription: x\n")
+    assert format_text(text, "prompt") == ("# yaml-language-server: $schema=x.json\n# Copyright: us\n\n"
+                                           "# about the description\ndescription: x\n# about messages\nmessages: []\n")
+    text = "# yaml-language-server: $schema=x.json\nmessages: []\n# about the description\ndescription: x\n"
+    assert format_text(text, "prompt") == (
+        "# yaml-language-server: $schema=x.json\n# about the description\ndescription: x\nmessages: []\n")
+
+
+def shuffled_with_comments(text: str, seed: int) -> tuple[str, dict[str, str]]:
+    """``text`` with its top-level keys (each with what follows it) in a random order, a comment
+    ``# above KEY`` right above each; and which key each comment is above."""
+    import random
+    import re
+
+    head: list[str] = []
+    chunks: list[list[str]] = []
+    for line in text.splitlines(keepends=True):
+        if re.match(r"[A-Za-z_\"'][^:]*:", line):
+            chunks.append([line])
+        elif chunks:
+            chunks[-1].append(line)
+        else:
+            head.append(line)
+    random.Random(seed).shuffle(chunks)
+    marks = {f"# above {i}": chunk[0].split(":")[0].strip("\"'") for i, chunk in enumerate(chunks)}
+    body = "".join(f"# above {i}\n" + "".join(chunk) for i, chunk in enumerate(chunks))
+    return "".join(head) + body.rstrip("\n") + "\n", marks
+
+
+def test_shuffled_keys_come_back_in_order_each_with_the_comment_above_it():
+    checked = 0
+    for name, text in CORPUS:
+        kind = file_kind(name.rsplit(":", 1)[-1])
+        try:
+            data = loads(text).data
+        except FileFormatError:
+            continue
+        if not isinstance(data, dict):
+            continue
+        for seed in range(3):
+            messy, marks = shuffled_with_comments(text, seed)
+            once = format_text(messy, kind, path=name)
+            assert loads(once).data == data and format_text(once, kind) == once, (name, messy)
+            given = list(loads(messy).data)
+            rank = {k: i for i, k in enumerate(KEY_ORDER[kind][0])}
+            assert list(loads(once).data) == sorted(given, key=lambda k: (0, rank[k]) if k in rank else (1, given.index(k)))
+            lines = once.splitlines()
+            for mark, key in marks.items():
+                at = lines.index(mark) + 1
+                while lines[at].lstrip().startswith("#"):
+                    at += 1
+                assert lines[at].split(":")[0].strip("\"'") == key, (name, mark, once)
+            checked += 1
+    assert checked > 100
