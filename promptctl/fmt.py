@@ -5,7 +5,8 @@ unknown keys keep their relative place after the known ones), 2-space indentatio
 indented under their key (as ``promptctl init`` writes them), multi-line strings as ``|`` block
 scalars, and quoted strings plain wherever plain text means the same (otherwise their quotes stay).
 Comments stay: ruamel.yaml's round-trip mode (imported only here, when a file is formatted) edits
-the document, and a comment above a key moves with that key.
+the document; a comment above a key moves with that key, and comments are re-indented with the
+items they sit among.
 
 Formatting never changes what a file means: the file is loaded with promptctl's own safe loader
 before and after, and a file whose data would differ is refused (:class:`FormatError`), never
@@ -116,13 +117,18 @@ def format_text(text: str, kind: str | None, *, path: str = "<string>") -> str:
         return text
     crlf = "\r\n" in text
     yaml = round_trip_yaml("formatting files")
-    _canonical_style(yaml)
-    data = yaml.load(text)
-    _realign(data, 0, top=True)
-    if kind is not None:
-        _arrange(data, kind, top=True)
-    _restyle(data, flow=False)
-    out = _dump(yaml, data)
+    yaml.Representer = _representer()
+    yaml.indent(mapping=2, sequence=4, offset=2)  # list items indented under their key, as init writes them
+    try:
+        data = yaml.load(text)
+        _realign(data, 0, top=True)
+        if kind is not None:
+            _arrange(data, kind, top=True)
+        _restyle(data, flow=False)
+        out = _dump(yaml, data)
+    except Exception as e:  # noqa: BLE001 - ruamel (or this module) failing on one file must not stop the others
+        raise FormatError(f"cannot be formatted ({type(e).__name__}: {e}), so it was left as it is", path=path,
+                          hint="a bug in promptctl fmt: please report it with the file") from e
     if crlf:
         out = out.replace("\n", "\r\n")
     try:
@@ -151,17 +157,16 @@ def _canon(data: Any) -> str:
     return json.dumps(data, sort_keys=True, ensure_ascii=False)
 
 
-def _canonical_style(yaml: Any) -> None:
-    """2-space mappings, list items indented by 2 under their key (``promptctl init``'s layout), and
-    ``null`` spelled out (ruamel would write an empty value)."""
+@cache
+def _representer() -> Any:
+    """ruamel's round-trip representer, writing ``null`` out (it would leave the value empty)."""
     from ruamel.yaml.representer import RoundTripRepresenter
 
     class Representer(RoundTripRepresenter):
         pass
 
     Representer.add_representer(type(None), lambda r, _: r.represent_scalar("tag:yaml.org,2002:null", "null"))
-    yaml.Representer = Representer
-    yaml.indent(mapping=2, sequence=4, offset=2)
+    return Representer
 
 
 # -- comments ----------------------------------------------------------------------------------

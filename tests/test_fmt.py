@@ -425,3 +425,22 @@ def test_shuffled_keys_come_back_in_order_each_with_the_comment_above_it():
                 assert lines[at].split(":")[0].strip("\"'") == key, (name, mark, once)
             checked += 1
     assert checked > 100
+
+
+def test_a_file_the_formatter_fails_on_is_an_error_naming_it_and_the_others_are_still_done(tmp_path, cli, monkeypatch):
+    import promptctl.fmt as fmt
+
+    write_tree(tmp_path, {"a.prompt.yaml": "messages: []\nx: 1\n", "b.prompt.yaml": "messages:\n- {role: user, content: hi}\n"})
+    real = fmt._restyle
+
+    def fail_on_x(node, flow):
+        if "x" in node:
+            raise ValueError("boom")
+        real(node, flow=flow)
+
+    monkeypatch.setattr(fmt, "_restyle", fail_on_x)
+    r = cli(["fmt", "."], cwd=tmp_path)
+    assert r.code == 2
+    assert "error: a.prompt.yaml: cannot be formatted (ValueError: boom), so it was left as it is" in r.err
+    assert r.out == "reformatted b.prompt.yaml\n"
+    assert (tmp_path / "a.prompt.yaml").read_text() == "messages: []\nx: 1\n"
