@@ -614,6 +614,7 @@ class Target:
 
     path: Path
     display: str
+    error: PromptctlError | None = None  # why it cannot be formatted, known before it is read
 
 
 def find_targets(paths: Sequence[str] | None, *, project: str | os.PathLike[str] | None = None) -> list[Target]:
@@ -626,7 +627,8 @@ def find_targets(paths: Sequence[str] | None, *, project: str | os.PathLike[str]
         proj = open_project(project)
         source = proj.source
         rels = [*proj.prompt_files().values(), *proj.dataset_files(), CONFIG_NAME]
-        return _unique(Target(Path(source.root, rel), source.display(rel)) for rel in rels)  # type: ignore[attr-defined]
+        return _unique(Target(Path(source.root, rel), source.display(rel), _outside(source, rel))  # type: ignore[attr-defined]
+                       for rel in rels)
     from .sources import WorkTree
 
     found: list[Target] = []
@@ -647,6 +649,18 @@ def find_targets(paths: Sequence[str] | None, *, project: str | os.PathLike[str]
     return _unique(found)
 
 
+def _outside(source: Any, rel: str) -> PromptctlError | None:
+    """An error when project file ``rel`` is a symlink to somewhere outside the project: never written."""
+    from .errors import IncludeError
+
+    try:
+        source.confine(rel, "")
+    except IncludeError:
+        return FileFormatError("a symlink that leaves the project, so it was left as it is", path=source.display(rel),
+                               hint="format the file where it is, or name it as a PATH")
+    return None
+
+
 def _unique(targets: Iterable[Target]) -> list[Target]:
     seen: set[str] = set()
     out = []
@@ -662,6 +676,8 @@ def format_file(target: Target) -> FormatResult:
     """Format one file in memory (nothing is written); errors are returned, not raised."""
     from .yamlio import read_text
 
+    if target.error is not None:
+        return FormatResult(target.display, error=target.error)
     before = ""
     try:
         before = read_text(target.path, display=target.display)
@@ -676,4 +692,8 @@ def write_result(target: Target, result: FormatResult) -> None:
     from .fileio import write_atomic
 
     real = os.path.realpath(target.path)
-    write_atomic(real, result.after or "", fsync=False, mode=stat.S_IMODE(os.stat(real).st_mode))
+    try:
+        write_atomic(real, result.after or "", fsync=False, mode=stat.S_IMODE(os.stat(real).st_mode))
+    except OSError as e:
+        raise FileFormatError(f"cannot write the formatted file: {e.strerror or e}", path=target.display,
+                              hint="it was left as it is; check the folder's permissions") from None

@@ -444,3 +444,37 @@ def test_a_file_the_formatter_fails_on_is_an_error_naming_it_and_the_others_are_
     assert "error: a.prompt.yaml: cannot be formatted (ValueError: boom), so it was left as it is" in r.err
     assert r.out == "reformatted b.prompt.yaml\n"
     assert (tmp_path / "a.prompt.yaml").read_text() == "messages: []\nx: 1\n"
+
+
+def test_a_project_file_that_links_outside_the_project_is_never_written(tmp_path, cli):
+    outside = write_tree(tmp_path / "elsewhere", {"x.prompt.yaml": "messages:\n- {role: user, content: hi}\n"})
+    root = write_tree(tmp_path / "p", {"promptctl.yaml": "promptctl: 1\n",
+                                       "prompts/b.prompt.yaml": "messages:\n- {role: user, content: hi}\n"})
+    (root / "prompts" / "x.prompt.yaml").symlink_to(outside / "x.prompt.yaml")
+    r = cli(["fmt"], cwd=root)
+    assert r.code == 2
+    assert "error: prompts/x.prompt.yaml: a symlink that leaves the project, so it was left as it is" in r.err
+    assert r.out == "reformatted prompts/b.prompt.yaml\n"
+    assert (outside / "x.prompt.yaml").read_text() == "messages:\n- {role: user, content: hi}\n"
+
+
+def test_a_file_that_cannot_be_written_is_an_error_and_the_others_are_still_done(tmp_path, cli, monkeypatch):
+    import errno
+
+    import promptctl.fileio
+
+    write_tree(tmp_path, {"full/a.prompt.yaml": "messages:\n- {role: user, content: hi}\n",
+                          "ok/b.prompt.yaml": "messages:\n- {role: user, content: hi}\n"})
+    real = promptctl.fileio.write_atomic
+
+    def disk_full_in_full(path, data, **kwargs):
+        if "full" in str(path):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(path, data, **kwargs)
+
+    monkeypatch.setattr(promptctl.fileio, "write_atomic", disk_full_in_full)
+    r = cli(["fmt", "full", "ok"], cwd=tmp_path)
+    assert r.code == 2
+    assert "error: full/a.prompt.yaml: cannot write the formatted file: No space left on device" in r.err
+    assert r.out == "reformatted ok/b.prompt.yaml\n"
+    assert "1 file reformatted, 0 unchanged, 1 error" in r.err

@@ -42,6 +42,7 @@ def fmt_command(
 
     Example: promptctl fmt --check
     """
+    from ..errors import PromptctlError
     from ..fmt import find_targets, format_file, write_result
     from ..text import plural
 
@@ -56,14 +57,19 @@ def fmt_command(
         if not result.changed:
             unchanged += 1
             continue
-        changed += 1
         if diff:
             sys.stdout.write(_unified_diff(result.path, result.before, result.after or ""))
         elif check:
             sys.stdout.write(f"would reformat {result.path}\n")
         else:
-            write_result(target, result)
+            try:
+                write_result(target, result)
+            except PromptctlError as e:
+                errors += 1
+                note(f"error: {e}")
+                continue
             sys.stdout.write(f"reformatted {result.path}\n")
+        changed += 1
         sys.stdout.flush()
     verb = "would be reformatted" if check or diff else "reformatted"
     summary = f"{plural(changed, 'file')} {verb}, {unchanged} unchanged"
