@@ -25,6 +25,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from .config import CONFIG_NAME, DATASET_SUFFIX, PROMPT_SUFFIX
 from .errors import FileFormatError, PromptctlError, UsageError
 
 #: The canonical key order of every kind of mapping, written down once:
@@ -69,13 +70,8 @@ KEY_ORDER: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
     "s3": (("endpoint_url", "region"), {}),
 }
 
-PROMPT_SUFFIX = ".prompt.yaml"
-DATASET_SUFFIX = ".eval.yaml"
-CONFIG_NAME = "promptctl.yaml"
-
-
 class FormatError(FileFormatError):
-    """Formatting a file would change what it means: the file is left as it is."""
+    """A file fmt leaves as it is: formatting it would change its data, or failed."""
 
 
 def file_kind(path: str | os.PathLike[str]) -> str | None:
