@@ -481,7 +481,7 @@ def _restyle(node: Any, *, flow: bool) -> None:
     inner = flow or bool(node.fa.flow_style())
     if isinstance(node, CommentedMap):
         for key in list(node):
-            new_key = _plain(key, flow=inner) if isinstance(key, str) else key
+            new_key = plain_where_safe(key, flow=inner) if isinstance(key, str) else key
             if new_key is not key:
                 _rename(node, key, new_key)
         items: Iterable[Any] = list(node)
@@ -536,11 +536,12 @@ def _string(value: str, *, flow: bool) -> Any:
         return value  # already a block: the author's choice of | or > stands
     if "\n" in value:
         return LiteralScalarString(value) if not flow and _block_safe(value) else value
-    return _plain(value, flow=flow)
+    return plain_where_safe(value, flow=flow)
 
 
-def _plain(value: str, *, flow: bool) -> Any:
-    """A quoted single-line string as a plain one, where plain text reads back as the same string."""
+def plain_where_safe(value: str, *, flow: bool) -> Any:
+    """A quoted single-line string (ruamel's) as a plain one, where plain text reads back as the same
+    string (in a flow collection with ``flow``); else ``value`` itself."""
     from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
 
     if not isinstance(value, (DoubleQuotedScalarString, SingleQuotedScalarString)) or "\n" in value:

@@ -183,7 +183,7 @@ def test_a_change_of_meaning_is_refused_and_nothing_is_written(tmp_path, cli, mo
 
     write_tree(tmp_path, {"a.prompt.yaml": "messages:\n- role: user\n  content: 'hi'\n",
                           "b.prompt.yaml": "messages:\n- role: user\n  content: hello\n"})
-    monkeypatch.setattr(fmt, "_plain", lambda value, flow: "changed" if value == "hi" else value)
+    monkeypatch.setattr(fmt, "plain_where_safe", lambda value, flow: "changed" if value == "hi" else value)
     with pytest.raises(FormatError, match="would change what this file means"):
         format_text("messages: [{role: user, content: 'hi'}]\n", "prompt")
     before = (tmp_path / "a.prompt.yaml").read_text()
