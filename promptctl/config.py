@@ -13,6 +13,8 @@ from .errors import ProjectNotFoundError
 from .limits import RenderLimits
 
 CONFIG_NAME = "promptctl.yaml"
+PROMPT_SUFFIX = ".prompt.yaml"  # a prompt file: <prompt root>/<name>.prompt.yaml
+DATASET_SUFFIX = ".eval.yaml"  # a golden dataset
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .config import CONFIG_NAME, Config, parse_config, project_root
+from .config import CONFIG_NAME, DATASET_SUFFIX, PROMPT_SUFFIX, Config, parse_config, project_root
 from .errors import ConfigError, FileFormatError, IncludeError, NotFoundError, SchemaError, UsageError
 from .inputs import normalize_inputs
 from .model import Case, Dataset, Entry, HistorySlot, Message, Prompt, Sample, content_hash
@@ -24,8 +24,6 @@ from .templates import PartialNotFound, Renderer
 from .yamlio import Document
 
 VERSION_RE = re.compile(r"v[0-9]+")
-PROMPT_SUFFIX = ".prompt.yaml"
-DATASET_SUFFIX = ".eval.yaml"
 CASE_KEYS = {"id", "description", "inputs", "golden", "assert", "tags", "threshold", "reviewed", "transform"}
 #: CSV columns that are case metadata (as ``id``, ``golden`` and ``description``), not inputs.
 CSV_REVIEWED = ("reviewed_by", "reviewed_at")

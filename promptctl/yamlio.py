@@ -382,6 +382,26 @@ def load_inputs_file(path: str) -> dict[str, Any]:
     return doc.data
 
 
+def round_trip_yaml(purpose: str) -> Any:
+    """A ruamel.yaml round-trip instance (imported here only) that keeps comments and quotes and
+    never wraps lines: how promptctl edits a file without losing its layout. ``purpose`` says, in
+    the error when ruamel.yaml is missing, what needed it ("writing goldens")."""
+    try:
+        from ruamel.yaml import YAML
+    except ImportError:
+        from .errors import DependencyError
+
+        raise DependencyError(
+            f"{purpose} needs ruamel.yaml to edit YAML files without losing comments",
+            hint="pip install 'ruamel.yaml>=0.18'",
+        ) from None
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    yaml.width = 1 << 16
+    yaml.brace_single_entry_mapping_in_flow_sequence = True  # [{id: a}] stays so, not [id: a]
+    return yaml
+
+
 def dump(data: Any) -> str:
     """Dump plain data as block-style YAML (used by init and for --format yaml)."""
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False)

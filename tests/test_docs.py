@@ -168,7 +168,7 @@ def _commands():
 
 
 # The commands whose -h must name their page.
-DOCUMENTED = ("init", "import promptfoo", "lint", "render", "run", "diff", "log", "test", "review", "export finetune",
+DOCUMENTED = ("init", "import promptfoo", "lint", "fmt", "render", "run", "diff", "log", "test", "review", "export finetune",
               "report", "recordings prune", "publish", "promote", "rollback", "release", "versions", "history",
               "show", "verify", "monitor", "golden add", "schema", "completion")
 

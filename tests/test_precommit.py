@@ -1,10 +1,12 @@
-"""The real pre-commit tool runs the `promptctl-lint` hook from .pre-commit-hooks.yaml.
+"""The real pre-commit tool runs the hooks of .pre-commit-hooks.yaml (`promptctl-lint`, `promptctl-fmt`,
+`promptctl-test`).
 
 `pre-commit try-repo` builds the hook's environment the way users get it: a
 fresh virtualenv with promptctl and only its core dependencies (no litellm),
 installed from the package registry. The hook repository is a snapshot of this
 working tree (tracked and untracked files, as a fresh commit), so the test
-checks the code as it is now. About a minute: two environments are built.
+checks the code as it is now. About a minute: the tests share one hook repository, and so its
+environment.
 """
 
 from __future__ import annotations
@@ -38,6 +40,13 @@ def snapshot_of_this_repo(dest: Path) -> Path:
     return dest
 
 
+@pytest.fixture(scope="module")
+def hook_repo(tmp_path_factory) -> tuple[Path, Path]:
+    """The snapshot of this repository and the PRE_COMMIT_HOME its hook environment is built in, once."""
+    base = tmp_path_factory.mktemp("pre-commit")
+    return snapshot_of_this_repo(base / "hooks"), base / "home"
+
+
 def try_repo(hooks: Path, project: Path, home: Path, hook: str = "promptctl-lint") -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **GIT_ENV, "PRE_COMMIT_HOME": str(home), "PIP_DISABLE_PIP_VERSION_CHECK": "1",
            "PRE_COMMIT_COLOR": "never"}
@@ -48,18 +57,18 @@ def try_repo(hooks: Path, project: Path, home: Path, hook: str = "promptctl-lint
     )
 
 
-def test_try_repo_fails_on_a_broken_prompt_and_passes_on_a_good_one(tmp_path):
-    hooks = snapshot_of_this_repo(tmp_path / "hooks")
+def test_try_repo_fails_on_a_broken_prompt_and_passes_on_a_good_one(tmp_path, hook_repo):
+    hooks, home = hook_repo
     user = GitRepo(tmp_path / "user")
     user.commit("prompts", {**BASE, PROMPT: greet(user='    content: "Say {{ whom }} to {{ who }}"'),
                             "README.md": "not linted\n"})
-    p = try_repo(hooks, user.root, tmp_path / "home")
+    p = try_repo(hooks, user.root, home)
     out = p.stdout + p.stderr
     assert p.returncode == 1, out
     assert "promptctl lint" in out and "Failed" in out
     assert "prompts/greet.prompt.yaml:11:22: PC202 'whom' is not declared under `inputs`" in out
     user.commit("fix", {PROMPT: BASE[PROMPT]})
-    p = try_repo(hooks, user.root, tmp_path / "home")
+    p = try_repo(hooks, user.root, home)
     out = p.stdout + p.stderr
     assert p.returncode == 0, out
     assert "promptctl lint" in out and "Passed" in out
@@ -72,16 +81,36 @@ def test_try_repo_fails_on_a_broken_prompt_and_passes_on_a_good_one(tmp_path):
     example = GitRepo(tmp_path / "example")
     init_project(example.root)
     example.commit("example")
-    p = try_repo(hooks, example.root, tmp_path / "home", "promptctl-test")
+    p = try_repo(hooks, example.root, home, "promptctl-test")
     out = p.stdout + p.stderr
     assert p.returncode == 0, out
     assert "promptctl test (replay)" in out and "Passed" in out
     summarize = example.root / "prompts" / "summarize.prompt.yaml"
     example.commit("reword", {"prompts/summarize.prompt.yaml": summarize.read_text().replace("bullet points", "points")})
-    p = try_repo(hooks, example.root, tmp_path / "home", "promptctl-test")
+    p = try_repo(hooks, example.root, home, "promptctl-test")
     out = p.stdout + p.stderr
     assert p.returncode == 1, out
     assert "Failed" in out and "promptctl test --mode auto" in out
+
+
+def test_the_fmt_hook_rewrites_a_badly_laid_out_file_then_passes(tmp_path, hook_repo):
+    hooks, home = hook_repo
+    user = GitRepo(tmp_path / "user")
+    messy = "messages:\n- role: user  # the only message\n  content: \"Hi {{ who }}\\nthere\"\ninputs: {who: string}\n"
+    user.commit("prompts", {"prompts/hi.prompt.yaml": messy, "notes.yaml": "b: 1\na:   2\n"})
+    p = try_repo(hooks, user.root, home, "promptctl-fmt")
+    out = p.stdout + p.stderr
+    assert p.returncode == 1, out
+    assert "promptctl fmt" in out and "Failed" in out and "files were modified by this hook" in out
+    assert "reformatted prompts/hi.prompt.yaml" in out
+    assert (user.root / "prompts/hi.prompt.yaml").read_text() == (
+        "inputs: {who: string}\nmessages:\n  - role: user # the only message\n    content: |-\n      Hi {{ who }}\n      there\n")
+    assert (user.root / "notes.yaml").read_text() == "b: 1\na:   2\n"  # not a promptctl file: untouched
+    user.commit("formatted")
+    p = try_repo(hooks, user.root, home, "promptctl-fmt")
+    out = p.stdout + p.stderr
+    assert p.returncode == 0, out
+    assert "promptctl fmt" in out and "Passed" in out
 
 
 def docs_yaml_blocks(page: str, heading: str) -> list[str]:

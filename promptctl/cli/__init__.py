@@ -11,11 +11,11 @@ from typing import Any
 from typer.core import TyperGroup
 
 from ..errors import PromptctlError
-from . import completion, diff, export, golden, importer, init, lint, monitor, recordings, registry, render, report, review, run, schema, test  # noqa: F401  (each registers its command on the app)
+from . import completion, diff, export, fmt, golden, importer, init, lint, monitor, recordings, registry, render, report, review, run, schema, test  # noqa: F401  (each registers its command on the app)
 from .app import app, state
 
 # `promptctl --help` lists commands in the order of a prompt's life, not of the imports above.
-ORDER = ("init", "import", "lint", "render", "run", "diff", "log", "test", "review", "export", "report", "publish", "promote",
+ORDER = ("init", "import", "lint", "fmt", "render", "run", "diff", "log", "test", "review", "export", "report", "publish", "promote",
          "rollback", "release", "versions", "history", "show", "verify", "monitor", "golden", "schema", "completion")
 app.registered_commands.sort(key=lambda c: ORDER.index(c.name) if c.name in ORDER else len(ORDER))
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import DependencyError, FileFormatError, UsageError
+from ..errors import FileFormatError, UsageError
 
 if TYPE_CHECKING:
     from ..model import Case
@@ -98,19 +98,13 @@ def _write(path: Path, text: str) -> None:
 
 def _round_trip(path: Path) -> tuple[Any, Any]:
     """ruamel.yaml set up to keep ``path``'s layout, and its document."""
-    try:
-        from ruamel.yaml import YAML
-        from ruamel.yaml.util import load_yaml_guess_indent
-    except ImportError:
-        raise DependencyError(
-            "writing goldens needs ruamel.yaml to edit datasets without losing comments",
-            hint="pip install 'ruamel.yaml>=0.18'",
-        ) from None
+    from ..yamlio import round_trip_yaml
+
+    yaml = round_trip_yaml("writing goldens")
+    from ruamel.yaml.util import load_yaml_guess_indent
+
     text = path.read_text(encoding="utf-8")
     _, indent, offset = load_yaml_guess_indent(text)
-    yaml = YAML()
-    yaml.preserve_quotes = True
-    yaml.width = 1 << 16
     yaml.indent(mapping=max(2, (indent or 2) - (offset or 0)), sequence=indent or 2, offset=offset or 0)
     return yaml, yaml.load(text)
 

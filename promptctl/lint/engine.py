@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import CONFIG_NAME, Config, parse_config
+from ..config import CONFIG_NAME, DATASET_SUFFIX, PROMPT_SUFFIX, Config, parse_config
 from ..errors import FileFormatError, PromptctlError
-from ..project import DATASET_SUFFIX, PROMPT_SUFFIX, Project, build_prompt
+from ..project import Project, build_prompt
 from ..schemas import schema_errors
 from ..sources import Source, WorkTree, read_text
 from ..yamlio import Document, loads

@@ -15,7 +15,7 @@ import posixpath
 import re
 from typing import TYPE_CHECKING
 
-from ..project import PROMPT_SUFFIX
+from ..config import PROMPT_SUFFIX
 from .base import literal_glob
 
 if TYPE_CHECKING:
