@@ -229,7 +229,7 @@ def test_accept_all_writes_the_goldens_keeping_the_files_and_records_the_reviewe
     assert "accepted qa/a: golden written to evals/qa.eval.yaml:5" in r.err and "accepted 7 cases" in r.err
     text = (root / "evals/qa.eval.yaml").read_text()
     at = AT.search(text).group(0)
-    mark = f'reviewed: {{by: "{ACTOR}", at: "{at}"}}'
+    mark = f'reviewed: {{by: {ACTOR}, at: "{at}"}}'
     assert text == f"""\
 # goldens for the qa prompt
 prompt: qa
@@ -286,7 +286,7 @@ def test_accepting_again_replaces_the_reviewed_mark_in_place(tmp_path, server, c
     assert cli(["review", "--accept-all", "-k", "hello"], cwd=root).code == 0
     text = (root / "evals/qa.eval.yaml").read_text()
     assert text.count("reviewed:") == 1
-    assert re.search(r'    golden: "hi again"\n    reviewed: \{by: "Sam Second <sam@example.com>", at: "[^"]+"\}\n  - id: same', text)
+    assert re.search(r'    golden: "hi again"\n    reviewed: \{by: Sam Second <sam@example.com>, at: "[^"]+"\}\n  - id: same', text)
 
 
 def test_reject_all_leaves_the_files_byte_identical(tmp_path, server, cli):
@@ -324,7 +324,7 @@ def test_a_golden_changed_after_the_run_is_refused_for_that_case(tmp_path, serve
     path.write_text(path.read_text().replace('golden: "edited by hand"', 'golden: "echo: hello"'))
     change = pending.accept(root, entry, actor="Someone <s@example.com>")
     assert (change.case, change.new) == ("a", "echo: hello")
-    assert 'reviewed: {by: "Someone <s@example.com>"' in path.read_text()
+    assert 'reviewed: {by: Someone <s@example.com>, at: "' in path.read_text()
     jsonl = (root / "evals/more.jsonl").read_bytes()
     pending.reject(root, next(e for e in pending.load_pending(root) if e.case == "j1"))
     assert ids(root) == ["o1"] and (root / "evals/more.jsonl").read_bytes() == jsonl
@@ -344,7 +344,7 @@ def test_accept_api_with_an_edited_golden(tmp_path, server, cli):
     entry = next(e for e in pending.load_pending(root) if e.case == "o1")
     pending.accept(root, entry, golden="my own words")
     text = (root / "evals/other.eval.yaml").read_text()
-    assert "golden: my own words\n" in text and f'reviewed: {{by: "{ACTOR}", at: "' in text
+    assert "golden: my own words\n" in text and f'reviewed: {{by: {ACTOR}, at: "' in text
     assert "o1" not in ids(root)
 
 
@@ -410,7 +410,7 @@ def test_the_loop_in_a_real_terminal_accepts_rejects_and_skips(tmp_path, server,
     assert child.exitstatus == 0
     text = (root / "evals/three.eval.yaml").read_text()
     at = AT.search(text).group(0)
-    assert text == before.replace("golden: old x\n", f"golden: 'echo: ex'\n    reviewed: {{by: \"{ACTOR}\", at: \"{at}\"}}\n")
+    assert text == before.replace("golden: old x\n", f"golden: 'echo: ex'\n    reviewed: {{by: {ACTOR}, at: \"{at}\"}}\n")
     assert "golden: old y" in text and "golden: 'echo: ex'" in text
     assert ids(root) == ["z"]
 
@@ -517,3 +517,23 @@ def test_a_malformed_reviewed_is_a_located_error(tmp_path, server, cli):
     })
     r = cli(["test"], cwd=root)
     assert r.code == 2 and "evals/more.jsonl:2:1" in r.err and "reviewed" in r.err and "'at'" in r.err
+
+
+def test_a_reviewed_mark_is_written_as_fmt_writes_it(tmp_path):
+    """With the promptctl-fmt hook on, accepting a golden leaves nothing for the hook to change."""
+    from conftest import run_promptctl
+
+    from promptctl.evals.goldens import write_goldens
+    from promptctl.model import Case
+
+    root = write_tree(tmp_path / "p", {
+        "promptctl.yaml": "promptctl: 1\n",
+        "evals/qa.eval.yaml": "prompt: qa\ncases:\n  - id: a\n    inputs: {q: hi}\n    golden: old\n",
+    })
+    assert run_promptctl(["fmt", "--check"], root).returncode == 0
+    path = root / "evals/qa.eval.yaml"
+    write_goldens([(Case(id="a", inputs={}, source=str(path)), "new: answer")],
+                  reviewed={"by": ACTOR, "at": "2026-12-06T20:15:00Z"})
+    assert f'reviewed: {{by: {ACTOR}, at: "2026-12-06T20:15:00Z"}}' in path.read_text()
+    r = run_promptctl(["fmt", "--check"], root)
+    assert r.returncode == 0, r.stdout + r.stderr

@@ -97,7 +97,7 @@ def test_accept_reject_and_edit_in_the_browser(root, browser):
         assert page.inner_text(".progress") == "2/3"
         assert "accepted qa/a" in page.inner_text(".flash")
         text = (root / "evals/qa.eval.yaml").read_text()
-        assert "golden: \"echo: hello\"" in text and "# keep me" in text and f'by: "{ACTOR}"' in text
+        assert "golden: \"echo: hello\"" in text and "# keep me" in text and f'by: {ACTOR}, at: "' in text
 
         page.click("button.reject")
         assert page.inner_text(".progress") == "3/3"

@@ -120,10 +120,15 @@ def _dump(yaml: Any, data: Any, path: Path) -> None:
 
 
 def _reviewed_mark(reviewed: Mapping[str, str]) -> Any:
+    """``reviewed: {by: Rita <rita@example.com>, at: "2026-12-06T20:15:00Z"}``: as `promptctl fmt` writes
+    it (quotes only where plain text would read back as something else, as a timestamp), so that the
+    fmt hook has nothing to change after a review."""
     from ruamel.yaml.comments import CommentedMap
     from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
-    mark = CommentedMap((k, DoubleQuotedScalarString(v)) for k, v in reviewed.items())
+    from ..fmt import plain_where_safe
+
+    mark = CommentedMap((k, plain_where_safe(DoubleQuotedScalarString(v), flow=True)) for k, v in reviewed.items())
     mark.fa.set_flow_style()
     return mark
 
