@@ -307,6 +307,15 @@ def loads(text: str, *, path: str = "<string>") -> Document:
         m = e.problem_mark or e.context_mark
         message = " ".join(str(x) for x in (e.context, e.problem) if x)
         unclosed = _UNCLOSED.get(str(e.context or ""))
+        opener = _open_bracket(text, e.problem_mark.index) if e.problem_mark is not None and not unclosed else None
+        if opener is not None and e.problem_mark is not None:  # `x: [` and the file ends: the `[` is the fault
+            line, col, char = opener
+            problem = e.problem_mark
+            raise YamlError(
+                f"invalid YAML: the `{char}` here is not closed ({e.problem} by line {problem.line + 1}, "
+                f"column {problem.column + 1})",
+                path=path, line=line, col=col, hint="fix the YAML syntax",
+            ) from None
         if unclosed and e.context_mark is not None and e.problem_mark is not None:
             # point at what was opened and never closed, not at the line where the parser gave up
             m = e.context_mark
@@ -326,6 +335,35 @@ def loads(text: str, *, path: str = "<string>") -> Document:
         if dispose:
             dispose()
     return Document(path=path, data=root, text=text, values=values, keys=keys)
+
+
+def _open_bracket(text: str, end: int) -> tuple[int, int, str] | None:
+    """The line, column and character of the last ``[`` or ``{`` still open at offset ``end`` of
+    ``text`` (quoted text and comments skipped), when the parser stopped at the end of the file."""
+    if text[end:].strip():
+        return None  # the parser stopped before the end: its own position says more
+    stack: list[tuple[int, int, str]] = []
+    line, col, i, n = 1, 1, 0, min(end, len(text))
+    while i < n:
+        c = text[i]
+        if c == "\n":
+            line, col = line + 1, 0
+        elif c == "#" and (i == 0 or text[i - 1] in " \t\n"):
+            while i + 1 < n and text[i + 1] != "\n":
+                i += 1
+        elif c in "\"'":
+            j = i + 1
+            while j < n and text[j] != c and text[j] != "\n":
+                j += 2 if c == '"' and text[j] == "\\" else 1
+            col += j - i
+            i = j
+        elif c in "[{":
+            stack.append((line, col, c))
+        elif c in "]}" and stack:
+            stack.pop()
+        i += 1
+        col += 1
+    return stack[-1] if stack else None
 
 
 _UNCLOSED = {

@@ -245,7 +245,7 @@ def test_every_problem_in_a_file_is_reported(cli, tmp_path):
     got = {(f["path"], f["code"], f["line"]) for f in findings}
     assert {(PROMPT, "PC202", 12), (PROMPT, "PC208", 12), (PROMPT, "PC203", 4)} <= got
     assert len([f for f in findings if f["path"] == PROMPT and f["code"] == "PC202"]) == 2
-    assert ("prompts/broken.prompt.yaml", "PC101", 2) in got
+    assert ("prompts/broken.prompt.yaml", "PC101", 1) in got  # at the `[` left open
     second = [f for f in findings if f["path"] == "prompts/second.prompt.yaml"]
     assert {(f["code"], f["line"]) for f in second} >= {("PC102", 2), ("PC102", 3), ("PC202", 2)}
 

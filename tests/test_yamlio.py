@@ -257,6 +257,14 @@ def test_unclosed_flow_mapping(parser):
     assert (e.line, e.col) == (2, 4)
 
 
+def test_a_bracket_left_open_at_the_end_of_the_file(parser):
+    e = refused("x: [\n")  # nothing after the `[`: the parser gives up at the end, the `[` is the fault
+    assert "the `[` here is not closed" in e.message and (e.line, e.col) == (1, 4)
+    # brackets inside quotes and comments do not count; the open one before them does
+    e = refused('a: 1\nmessages: [{role: user, content: "hi [x"},\n  # a comment [\n')
+    assert "the `[` here is not closed" in e.message and (e.line, e.col) == (2, 11)
+
+
 def test_bad_indentation(parser):
     e = refused("a:\n  b: 1\n c: 2\n")
     assert "block mapping" in e.message
@@ -287,7 +295,7 @@ def test_malformed_yaml_from_file_names_the_file(tmp_path):
     f.write_text("ok: 1\nbad: [1,\n", encoding="utf-8")
     with pytest.raises(YamlError) as info:
         load_file(f, display="prompts/bad.yaml")
-    assert str(info.value).startswith("prompts/bad.yaml:3:1: invalid YAML")
+    assert str(info.value).startswith("prompts/bad.yaml:2:6: invalid YAML: the `[` here is not closed")
 
 
 # -- duplicate keys --------------------------------------------------------------------------------
