@@ -229,3 +229,25 @@ def test_ctrl_c_stops_the_answer_at_once(tmp_path, server):
     assert proc.returncode == 130
     assert b"interrupted" in err
     assert waited < 5, f"Ctrl-C took {waited:.1f} s"  # the answer had 7 s left; a generous bound, not a timing test
+
+
+def test_a_failing_model_falls_back_before_the_first_words(tmp_path, server):
+    root = write_tree(tmp_path / "fb", {
+        "promptctl.yaml": f"""\
+            promptctl: 1
+            models:
+              local: {{model: openai/gpt-4o-mini, api_base: "{server.url}", api_key_env: LOCAL_KEY}}
+              backup: {{model: openai/backup-model, api_base: "{server.url}", api_key_env: LOCAL_KEY}}
+            test: {{timeout_s: 5, retries: 0}}
+            """,
+        "prompts/qa.prompt.yaml": 'model: local\nfallbacks: [backup]\nmessages:\n  - {role: user, content: "hi"}\n',
+    })
+    server.always["gpt-4o-mini"] = "500"
+    r = run_promptctl(["run", "qa", "--format", "json"], root)
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert (data["model"], data["resolved_model"], data["text"]) == ("backup", "openai/backup-model", "echo: hi")
+    r = run_promptctl(["run", "qa", "--model", "local"], root)  # a model named on the command line: no fallbacks
+    assert r.returncode == 1 and r.stderr.startswith("error: ") and "local" in r.stderr, r.stderr
+    assert "The server had an error" in r.stderr
+    assert server.count(model="backup-model") == 1

@@ -85,11 +85,10 @@ def run_command(
     completion, served_by = _call(request, fallbacks, config, timeout, stream, show=text_out)
     recorded = _record(proj, prompt.name, request, completion) if record else None
     if not text_out:
-        resolved = request.endpoint
+        model_of = {ep.name: ep.model for ep in reversed(endpoints)}  # the alias that answered -> its model
         emit_json({
             "prompt": prompt.name, "ref": proj.ref_of(prompt), "model": served_by,
-            "resolved_model": next(r.endpoint.model for r in (request, *fallbacks) if r.endpoint.name == served_by)
-            if served_by != resolved.name else resolved.model,
+            "resolved_model": model_of.get(served_by, served_by),
             "text": completion.text, "tool_calls": [dict(c) for c in completion.tool_calls],
             "usage": dict(completion.usage), "cost_usd": completion.cost_usd,
             "latency_ms": round(completion.latency_ms, 1),
