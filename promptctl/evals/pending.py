@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 PENDING_DIR = ".promptctl/pending"
 SUFFIX = ".jsonl"
+FINGERPRINT = "fp"  # the first key of each stored line: see _fingerprint
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,8 +212,42 @@ def _write(project_root: str | os.PathLike[str], dataset: str, entries: Sequence
         top.mkdir(parents=True, exist_ok=True)
         write_atomic(top / ".gitignore", "# promptctl: cases pending review are local state\n*\n", fsync=False)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = "".join(json.dumps(e.to_json(), ensure_ascii=False, default=str) + "\n" for e in entries)
+    text = "".join(
+        json.dumps({FINGERPRINT: _fingerprint(e), **e.to_json()}, ensure_ascii=False, default=str) + "\n"
+        for e in entries)
     write_atomic(path, text, fsync=False)
+
+
+def _fingerprint(entry: PendingCase) -> str:
+    """A digest of everything the entry's line says but the run's time (``run.at``): a run that would write
+    the same entries as the store holds leaves the file as it is (see :func:`_stored_fingerprints`)."""
+    import hashlib
+
+    run = tuple((k, v) for k, v in entry.run.items() if k != "at")
+    fields = (entry.dataset, entry.dataset_name, entry.prompt, entry.case, entry.source, entry.line, entry.position,
+              entry.description, entry.tags, entry.inputs, entry.old, entry.new, entry.output, entry.status,
+              entry.score, entry.reason, entry.asserts, entry.model, run, entry.old_hash, entry.origin)
+    return hashlib.blake2b(repr(fields).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+_FP_START = '{"' + FINGERPRINT + '": "'
+_FP_LEN = 32
+
+
+def _stored_fingerprints(path: Path) -> list[str] | None:
+    """The fingerprints the store file's lines start with, in order, read without parsing the lines
+    (None when a line has none, e.g. one written by an older promptctl, or the file is not there)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    out = []
+    start, end = len(_FP_START), len(_FP_START) + _FP_LEN
+    for line in text.splitlines():
+        if not (line.startswith(_FP_START) and line.endswith("}") and line[end:end + 2] == '",'):
+            return None
+        out.append(line[start:end])
+    return out
 
 
 def _store_files(project_root: str | os.PathLike[str]) -> list[tuple[str, Path]]:
@@ -395,6 +430,10 @@ def _save_dataset(
     store = _store_file(project_root, rel)
     if not fresh and not store.exists():
         return rel, 0
+    if fresh:  # the store holds these entries and no others (but for the run's time): nothing to write
+        fresh.sort(key=lambda e: e.position)
+        if _stored_fingerprints(store) == [_fingerprint(e) for e in fresh]:
+            return rel, len(fresh)
     # the cases that ran are replaced by what they gave now: their old entries are not even parsed
     kept = [replace(e, position=positions[e.case]) for e in _read(store, skip=ran)
             if e.dataset == rel and (e.case in cases or e.origin == "observed")]
