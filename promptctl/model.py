@@ -146,7 +146,15 @@ def _canonical(value: Any) -> Any:
     if kind in _PLAIN:  # the common cases first, by exact type (isinstance on Mapping is slow)
         return value
     if kind is dict:
-        return {k: _canonical(v) for k, v in value.items()}
+        for v in value.values():
+            if type(v) not in _PLAIN:
+                return {k: _canonical(v) for k, v in value.items()}
+        return value  # plain values only (a message, say): as it is
+    if kind is list:
+        for v in value:
+            if type(v) not in _PLAIN:
+                return [_canonical(v) for v in value]
+        return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, Mapping):

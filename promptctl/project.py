@@ -285,7 +285,11 @@ class Project:
             line = doc.mark(("cases", i)).line
             if "file" in raw:
                 extra = tuple(raw.get("assert") or ())
-                for case in self._case_file(rel, raw["file"], doc, i):
+                file_cases = self._case_file(rel, raw["file"], doc, i)
+                if not default_inputs and not extra:  # nothing to add: the cases as the file has them
+                    cases.extend(file_cases)
+                    continue
+                for case in file_cases:
                     cases.append(
                         replace(case, inputs={**default_inputs, **case.inputs}, asserts=extra + case.asserts)
                     )
