@@ -32,3 +32,19 @@ def test_a_typed_input_with_only_words_is_checked_for_its_type_only():
     assert check_value({"type": "integer"}, "x", "n") == ["input 'n' must be integer, got string 'x'"]
     assert check_value({"type": "string", "minLength": 3}, "hi", "q") == ["input 'q' is shorter than 3 characters"]
     assert check_value({"enum": ["a"]}, "b", "q") == ["input 'q' must be one of 'a', got 'b'"]
+
+
+def test_templated_assertion_values_are_found_in_sets_too(tmp_path):
+    from promptctl.evals.runner import _templated, templated_values
+    from promptctl.project import open_project
+
+    (tmp_path / "promptctl.yaml").write_text("promptctl: 1\n")
+    project = open_project(tmp_path)
+    plain = [{"type": "contains", "value": "x"}, {"type": "assert-set", "assert": [{"type": "equals", "value": "y"}]}]
+    assert not any(_templated(a) for a in plain) and templated_values(plain, project, {}) == plain
+    nested = [{"type": "assert-set", "assert": [{"type": "contains", "value": "{{ q }}!"}]}, "not a mapping"]
+    assert _templated(nested[0])
+    assert templated_values(nested, project, {"q": "hi"}) == [
+        {"type": "assert-set", "assert": [{"type": "contains", "value": "hi!"}]}, "not a mapping"]
+    assert templated_values([{"type": "regex", "value": "{% if q %}a{% endif %}"}], project, {"q": 1}) == [
+        {"type": "regex", "value": "a"}]

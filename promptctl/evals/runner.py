@@ -319,7 +319,8 @@ class _Run:
         results = output_checks(prompt, subject)
         data = subject.data if results and results[0].passed else None
         # the prompt's guards, on every case: a guard is tested before it ships (same code as the runtime's)
-        results.extend(check({**g, "description": g.get("description") or "guard"}, subject) for g in prompt.guards)
+        if prompt.guards:
+            results.extend(check({**g, "description": g.get("description") or "guard"}, subject) for g in prompt.guards)
         try:
             asserts = _file_values_of(job.project, job.dataset, case)
         except AssertionSetupError as e:
@@ -356,6 +357,8 @@ class _Run:
 def _file_values_of(project: Project, dataset: Dataset, case: Case) -> list[Mapping[str, Any]]:
     """The dataset's default assertions and the case's, with every ``file://`` value read (relative to
     the folder of the file each is written in)."""
+    if not any(_names_a_file(a) for a in dataset.default_asserts) and not any(_names_a_file(a) for a in case.asserts):
+        return [*dataset.default_asserts, *case.asserts]  # the common case: nothing to read, no path work
     import posixpath
 
     from .values import file_value, source_rel
@@ -372,6 +375,9 @@ def _file_values_of(project: Project, dataset: Dataset, case: Case) -> list[Mapp
 def templated_values(asserts: Sequence[Mapping[str, Any]], project: Project, inputs: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     """Each assertion whose ``value`` is a template (``contains: "{{ name }}"``), rendered with the
     case's inputs in the prompts' sandbox, as promptfoo renders assertion values with a test's vars."""
+    if not any(_templated(spec) for spec in asserts):  # the common case: every value is plain
+        return list(asserts)
+
     def render(spec: Mapping[str, Any]) -> Mapping[str, Any]:
         value = spec.get("value")
         if isinstance(value, str) and ("{{" in value or "{%" in value):
@@ -380,6 +386,16 @@ def templated_values(asserts: Sequence[Mapping[str, Any]], project: Project, inp
         return spec
 
     return [nested(spec, render) for spec in asserts]
+
+
+def _templated(spec: Any) -> bool:
+    """Whether an assertion (or one of an ``assert-set``'s) has a ``value`` that is a template."""
+    if not isinstance(spec, Mapping):
+        return False
+    value = spec.get("value")
+    return (isinstance(value, str) and ("{{" in value or "{%" in value)) or (
+        spec.get("type") == "assert-set" and isinstance(spec.get("assert"), list)
+        and any(_templated(c) for c in spec["assert"]))
 
 
 def _names_a_file(spec: Any) -> bool:
