@@ -17,15 +17,26 @@ import difflib
 import os
 import shlex
 import time
-from collections.abc import Callable, Mapping, Sequence
+import types
+from collections.abc import Callable, Coroutine, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NotFoundError, PromptctlError, ProviderError, UsageError
 from ..model import Case, Dataset, Prompt
-from .assertions import AssertionResult, AssertionSetupError, Judge, Subject, check, evaluate, transformed, verdict
-from .caller import Budget, Caller, Services, StopRun, golden_tokens
+from .assertions import (
+    GUARD_BASE_TYPES,
+    AssertionResult,
+    AssertionSetupError,
+    Judge,
+    Subject,
+    check,
+    evaluate,
+    transformed,
+    verdict,
+)
+from .caller import Budget, Caller, NeedsTask, Services, StopRun, golden_tokens
 from .provider import (
     ChatRequest,
     Completion,
@@ -228,8 +239,39 @@ class _Run:
             start_loading_litellm()
 
     async def run(self, jobs: list[_Job]) -> None:
-        tasks = [asyncio.ensure_future(self._run_job(job)) for job in jobs]
+        # A case whose checks are all local is first run at once, in this task: when its answer is
+        # recorded it is done then, with no task of its own. One that needs a live call stops at the
+        # call (NeedsTask, before anything is sent or counted) and runs in a task of its own, as does
+        # every case with a model-graded, embedding or python check. The cases start in order, every
+        # one before anything any of them waits for, as with a task per case.
+        tasks: list[asyncio.Future[None]] = []
+        local: dict[int, bool] = {}  # per dataset: its default assertions are all local
+        stop: StopRun | None = None
+        at_once = self.options.mode in ("auto", "replay")  # refresh and off call for every case
+        self.caller.eager = asyncio.current_task()
         try:
+            for job in jobs:
+                ok = local.get(id(job.dataset))
+                if ok is None:
+                    ok = local[id(job.dataset)] = _local_checks(job.dataset.default_asserts)
+                if not (ok and at_once and _local_checks(job.case.asserts)):
+                    tasks.append(asyncio.ensure_future(self._run_job(job)))
+                    continue
+                coro = self._run_job(job)
+                try:
+                    waiting = coro.send(None)
+                except StopIteration:
+                    continue
+                except NeedsTask:
+                    tasks.append(asyncio.ensure_future(self._run_job(job)))
+                    continue
+                except StopRun as e:
+                    stop = stop or e
+                    continue
+                tasks.append(asyncio.ensure_future(_resume(coro, waiting)))
+            self.caller.eager = None
+            if stop is not None:
+                raise stop
             await asyncio.gather(*tasks)
         except StopRun:
             for task in tasks:
@@ -237,6 +279,7 @@ class _Run:
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
         finally:
+            self.caller.eager = None
             await self.caller.aclose()
 
     async def _grade(self, messages: list[dict[str, str]]) -> str:
@@ -352,6 +395,39 @@ class _Run:
             messages=messages,
             tool_calls=[dict(c) for c in completion.tool_calls] or None,
         )
+
+
+def _local_checks(asserts: Sequence[Any]) -> bool:
+    """Whether every one of ``asserts`` (and of an ``assert-set``'s) is a local, synchronous check (a
+    guard type): evaluating them never waits, calls a model or runs a python assertion."""
+    for spec in asserts:
+        if not isinstance(spec, Mapping):
+            return False
+        kind = str(spec.get("type", ""))
+        if kind == "assert-set":
+            children = spec.get("assert")
+            if not isinstance(children, list) or not _local_checks(children):
+                return False
+        elif (kind[4:] if kind.startswith("not-") else kind) not in GUARD_BASE_TYPES:
+            return False
+    return True
+
+
+@types.coroutine
+def _resume(coro: Coroutine[Any, Any, None], waiting: Any) -> Generator[Any, None, None]:
+    """The rest of ``coro``, which has run until it yielded ``waiting`` (what a task waits for: a
+    future, or None for a bare yield), to run as a task: the task waits for ``waiting`` first, then
+    resumes ``coro`` where it stopped (a cancellation meanwhile is thrown into it there)."""
+    try:
+        yield waiting
+    except BaseException as e:  # noqa: BLE001 - the task's cancellation, for the coroutine to handle
+        try:
+            waiting = coro.throw(e)
+        except StopIteration:
+            return
+        yield from _resume(coro, waiting)
+        return
+    yield from coro
 
 
 def _file_values_of(project: Project, dataset: Dataset, case: Case) -> list[Mapping[str, Any]]:
