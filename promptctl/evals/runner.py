@@ -247,7 +247,8 @@ class _Run:
         tasks: list[asyncio.Future[None]] = []
         local: dict[int, bool] = {}  # per dataset: its default assertions are all local
         stop: StopRun | None = None
-        at_once = self.options.mode in ("auto", "replay")  # refresh and off call for every case
+        # refresh and off call for every case, and so does a run with nothing recorded yet
+        at_once = self.options.mode in ("auto", "replay") and len(self.store) > 0
         self.caller.eager = asyncio.current_task()
         try:
             for job in jobs:
