@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from types import MappingProxyType
 
 from promptctl.evals.provider import redact, redact_data
@@ -48,3 +49,34 @@ def test_templated_assertion_values_are_found_in_sets_too(tmp_path):
         {"type": "assert-set", "assert": [{"type": "contains", "value": "hi!"}]}, "not a mapping"]
     assert templated_values([{"type": "regex", "value": "{% if q %}a{% endif %}"}], project, {"q": 1}) == [
         {"type": "regex", "value": "a"}]
+
+
+def test_jsonl_rows_are_checked_against_the_case_definition_with_the_same_errors(tmp_path):
+    import pytest
+
+    from promptctl.errors import FileFormatError
+    from promptctl.project import _check_case_row, _jsonl_cases
+    from promptctl.schemas import definition_check, is_valid
+
+    assert callable(definition_check("dataset", "case")) and definition_check("dataset", "nothing") is None
+    rows = ['{"id": "a", "inputs": {"q": 1}, "assert": [{"type": "contains", "value": "x"}], "tags": ["t"]}',
+            '{"inputs": {"q": 2}, "golden": {"k": [1]}, "threshold": 0.5}']
+    cases = _jsonl_cases("\n".join(rows) + "\n", "d/c.jsonl")
+    assert [(c.id, c.line) for c in cases] == [("a", 1), ("c.jsonl:2", 2)]
+    for bad in ('{"id": "b", "tags": [1]}', '{"id": "b", "assert": [{"type": "nope"}]}', '{"id": "", "inputs": {}}',
+                '{"id": "b", "threshold": 2}', '{"id": "b", "reviewed": {"by": "x"}}'):
+        row = json.loads(bad)
+        assert not is_valid({"prompt": "p", "cases": [{"id": "row", **row}]}, "dataset")
+        with pytest.raises(FileFormatError) as expected:
+            _check_case_row(row, "d/c.jsonl", 3)
+        with pytest.raises(FileFormatError) as got:
+            _jsonl_cases("\n".join([*rows, bad]) + "\n", "d/c.jsonl")
+        assert (got.value.message, got.value.line, got.value.hint) == (
+            expected.value.message, expected.value.line, expected.value.hint)
+    with pytest.raises(FileFormatError) as bom:
+        _jsonl_cases('\ufeff{"id": "a"}\n', "d/c.jsonl")
+    assert (bom.value.message, bom.value.line, bom.value.col) == (
+        "invalid JSON: Unexpected UTF-8 BOM (decode using utf-8-sig)", 1, 1)
+    with pytest.raises(FileFormatError) as dup:
+        _jsonl_cases('{"id": "a", "id": "b"}\n', "d/c.jsonl")
+    assert dup.value.message == "duplicate key 'id'"
