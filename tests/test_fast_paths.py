@@ -80,3 +80,26 @@ def test_jsonl_rows_are_checked_against_the_case_definition_with_the_same_errors
     with pytest.raises(FileFormatError) as dup:
         _jsonl_cases('{"id": "a", "id": "b"}\n', "d/c.jsonl")
     assert dup.value.message == "duplicate key 'id'"
+
+
+def test_a_pending_entry_has_the_same_fingerprint_in_every_process():
+    import datetime
+    import subprocess
+    import sys
+
+    from promptctl.evals.pending import PendingCase, _fingerprint
+
+    make = ("PendingCase('evals/qa.eval.yaml', 'qa', 'qa', 'c', 'evals/qa.eval.yaml', 3, None, 'new', 'out', 'passed',"
+            " 1.0, '', ({'type': 'contains', 'pass': True, 'score': 1.0, 'reason': 'r', 'weight': 1.0},),"
+            " inputs={'q': 'hi', 'n': 1}, run={'at': 'now', 'mode': 'auto'})")
+    entry = eval(make, {"PendingCase": PendingCase})  # noqa: S307 - the same text in both processes
+    code = f"from promptctl.evals.pending import PendingCase, _fingerprint; print(_fingerprint({make}))"
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert other == _fingerprint(entry)
+    from dataclasses import replace
+
+    assert _fingerprint(replace(entry, run={"at": "later", "mode": "auto"})) == other  # the run's time is left out
+    assert _fingerprint(replace(entry, inputs={"q": "hi", "n": True})) != other  # 1 and true differ
+    assert _fingerprint(replace(entry, score=0.5)) != other
+    dated = replace(entry, inputs={"d": datetime.date(2026, 1, 1)})  # not marshal's: by its repr
+    assert _fingerprint(dated) == _fingerprint(replace(dated)) != other

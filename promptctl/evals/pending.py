@@ -222,12 +222,17 @@ def _fingerprint(entry: PendingCase) -> str:
     """A digest of everything the entry's line says but the run's time (``run.at``): a run that would write
     the same entries as the store holds leaves the file as it is (see :func:`_stored_fingerprints`)."""
     import hashlib
+    import marshal
 
     run = tuple((k, v) for k, v in entry.run.items() if k != "at")
-    fields = (entry.dataset, entry.dataset_name, entry.prompt, entry.case, entry.source, entry.line, entry.position,
+    fields: Any = (entry.dataset, entry.dataset_name, entry.prompt, entry.case, entry.source, entry.line, entry.position,
               entry.description, entry.tags, entry.inputs, entry.old, entry.new, entry.output, entry.status,
               entry.score, entry.reason, entry.asserts, entry.model, run, entry.old_hash, entry.origin)
-    return hashlib.blake2b(repr(fields).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+    try:  # marshal's version 0: the values and their types only (no references, no interning marks)
+        data = b"m" + marshal.dumps(fields, 0)
+    except ValueError:  # a value marshal does not take (a date from YAML, say)
+        data = b"r" + repr(fields).encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 _FP_START = '{"' + FINGERPRINT + '": "'
