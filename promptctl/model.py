@@ -135,7 +135,11 @@ class Prompt:
 def canonical_json(data: Any) -> str:
     """The canonical JSON text: sorted keys, no whitespace, UTF-8 kept as is, and
     integral floats written as integers (``1.0`` as ``1``, as RFC 8785 does)."""
-    return json.dumps(_canonical(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _CANONICAL.encode(_canonical(data))
+
+
+#: what canonical_json encodes with (json.dumps with these options makes an encoder on every call)
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 _PLAIN = (str, int, bool, type(None))

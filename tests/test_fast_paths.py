@@ -103,3 +103,19 @@ def test_a_pending_entry_has_the_same_fingerprint_in_every_process():
     assert _fingerprint(replace(entry, score=0.5)) != other
     dated = replace(entry, inputs={"d": datetime.date(2026, 1, 1)})  # not marshal's: by its repr
     assert _fingerprint(dated) == _fingerprint(replace(dated)) != other
+
+
+def test_shown_values_and_canonical_text_are_json_as_before():
+    from promptctl.evals.assertions import _show
+
+    for value in ("plain", 'quote " and \\ back', "ünïcode ✓", "\x00\n\t", 3.0, 7, None, True, ["a", 1], {"k": "v"}):
+        shown = _show(value)
+        assert json.loads(shown) == (value if isinstance(value, str) else json.loads(shown))
+    assert _show("é") == '"é"' and _show("x" * 100) == json.dumps("x" * 59 + "…", ensure_ascii=False)
+    assert canonical_json({"é": "ü", "b": [1.0, float(2)]}) == '{"b":[1,2],"é":"ü"}'
+    try:
+        canonical_json({"x": float("nan")})
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("NaN is not JSON")
