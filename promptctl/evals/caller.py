@@ -180,11 +180,13 @@ class Caller:
             await self.providers.aclose()
 
     async def chat(
-        self, request: ChatRequest, fallbacks: Sequence[ChatRequest], *, file: str, meta: Mapping[str, Any], miss_hint: str,
+        self, request: ChatRequest, fallbacks: Sequence[ChatRequest], *, file: str, meta: Mapping[str, Any],
+        miss_hint: str | Callable[[], str],
         golden: Any = None,
     ) -> Completion:
         """The completion of ``request`` (or, when its model fails, of the first fallback that answers).
-        ``golden``: what the answer is expected to look like, so a budget can estimate its length."""
+        ``golden``: what the answer is expected to look like, so a budget can estimate its length.
+        ``miss_hint``: what replay mode's error for a missing recording suggests (or what makes it)."""
         key = request_key("chat", request.key_payload())
         if self.budget.limit is not None and (tokens := golden_tokens(golden)) is not None:
             self._expect[key] = tokens
@@ -197,7 +199,7 @@ class Caller:
                 raise ProviderError(
                     f"no recording of this request to {request.endpoint.model} (replay mode never calls a model)",
                     kind="replay_miss",
-                    hint=miss_hint,
+                    hint=miss_hint() if callable(miss_hint) else miss_hint,
                 )
         if self.eager is not None and asyncio.current_task() is self.eager:
             raise NeedsTask  # a case run at once (see _Run.run) that needs this call: it runs in a task

@@ -331,7 +331,9 @@ class _Run:
             )
         models = job.project.config.models if job.model_override is None else self.project.config.models
         request, fallbacks = chat_requests(prompt, messages, model_name, models, fallbacks=job.model_override is None)
-        hint = f"record it with `promptctl test --mode auto {shlex.quote(job.dataset.name)} --filter {shlex.quote(case.id)}`"
+        def hint() -> str:  # only for a missing recording in replay mode
+            return f"record it with `promptctl test --mode auto {shlex.quote(job.dataset.name)} --filter {shlex.quote(case.id)}`"
+
         completion = await self.caller.chat(
             request, fallbacks, file=prompt_file(prompt.name), meta={"prompt": prompt.name, "case": case.id},
             miss_hint=hint, golden=case.golden,
