@@ -6,7 +6,9 @@ After a run on the working tree, every passed or failed case whose output differ
 golden, is kept in ``<project>/.promptctl/pending/<dataset path>.jsonl``: one JSON object per case
 (see :class:`PendingCase`), in the dataset's order. A later run replaces the entries of the cases it
 ran with an output (an entry whose case now matches its golden goes); entries of other datasets, of
-cases a ``--filter``/``--shard`` left out, and of cases that errored or were skipped stay. The folder
+cases a ``--filter``/``--shard`` left out, and of cases that errored or were skipped stay. Each line
+starts with ``fp``, a fingerprint of the entry but its run's time: a run whose entries for a dataset
+are exactly those the file holds leaves the file as it is. The folder
 holds a ``.gitignore`` of its own (``*``): this is local state, never committed. Known secrets are
 written as ``***``, as in every report.
 
