@@ -641,3 +641,26 @@ def test_recorded_cases_with_local_checks_run_at_once_and_the_others_in_tasks_as
     replay, _ = run_seen(mode="replay")
     assert {c.id: c.status for c in replay.cases} == {"graded": "passed", "local": "passed", "new": "passed",
                                                       "capital": "passed", "sum": "passed"}
+
+
+def test_the_cyclic_collector_rests_while_recorded_cases_run_at_once_and_is_left_as_it_was(proj):
+    import gc
+
+    run(proj, FakeModel())  # recorded now
+    seen = []
+    project = open_project(proj)
+    services = Services(complete=FakeModel(), sleep=_sleeper(None))
+
+    def again():
+        return run_tests(project, select_datasets(project, []), RunOptions(), services=services,
+                         on_case=lambda d, c: seen.append(gc.isenabled()))
+
+    assert gc.isenabled()
+    r = again()
+    assert r.replayed == 2 and seen == [False, False] and gc.isenabled()
+    gc.disable()
+    try:
+        again()
+        assert not gc.isenabled()  # a caller's choice is kept
+    finally:
+        gc.enable()

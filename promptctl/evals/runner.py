@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import gc
 import os
 import shlex
 import time
@@ -250,7 +251,10 @@ class _Run:
         # refresh and off call for every case, and so does a run with nothing recorded yet
         at_once = self.options.mode in ("auto", "replay") and len(self.store) > 0
         self.caller.eager = asyncio.current_task()
+        collecting = gc.isenabled()
         try:
+            if collecting and at_once:  # what the cases run at once make stays to the end (their results):
+                gc.disable()  # the cyclic collector would only walk it, over and over; on again below
             for job in jobs:
                 ok = local.get(id(job.dataset))
                 if ok is None:
@@ -271,6 +275,8 @@ class _Run:
                     continue
                 tasks.append(asyncio.ensure_future(_resume(coro, waiting)))
             self.caller.eager = None
+            if collecting:
+                gc.enable()
             if stop is not None:
                 raise stop
             await asyncio.gather(*tasks)
@@ -281,6 +287,8 @@ class _Run:
             raise
         finally:
             self.caller.eager = None
+            if collecting:
+                gc.enable()
             await self.caller.aclose()
 
     async def _grade(self, messages: list[dict[str, str]]) -> str:
