@@ -122,6 +122,10 @@ def same_value(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+#: the keys of an input's schema that constrain nothing check_value looks at
+_NO_CONSTRAINT = frozenset({"type", "description", "default", "title", "examples"})
+
+
 def check_value(schema: Mapping[str, Any], value: Any, where: str) -> list[str]:
     """Every way ``value`` breaks ``schema``; ``where`` names it in the messages."""
     problems: list[str] = []
@@ -130,6 +134,8 @@ def check_value(schema: Mapping[str, Any], value: Any, where: str) -> list[str]:
         types = t if isinstance(t, list) else [t]
         if not any(_is_type(value, x) for x in types):
             return [f"input {where!r} must be {_type_text(t)}, got {_kind(value)} {_show(value)}"]
+    if schema.keys() <= _NO_CONSTRAINT:  # `q: string`: nothing else to check
+        return problems
     if "enum" in schema and not any(same_value(value, e) for e in schema["enum"]):
         allowed = ", ".join(repr(v) for v in schema["enum"])
         problems.append(f"input {where!r} must be one of {allowed}, got {_show(value)}")

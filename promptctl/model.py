@@ -135,7 +135,11 @@ class Prompt:
 def canonical_json(data: Any) -> str:
     """The canonical JSON text: sorted keys, no whitespace, UTF-8 kept as is, and
     integral floats written as integers (``1.0`` as ``1``, as RFC 8785 does)."""
-    return json.dumps(_canonical(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _CANONICAL.encode(_canonical(data))
+
+
+#: what canonical_json encodes with (json.dumps with these options makes an encoder on every call)
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 _PLAIN = (str, int, bool, type(None))
@@ -146,7 +150,15 @@ def _canonical(value: Any) -> Any:
     if kind in _PLAIN:  # the common cases first, by exact type (isinstance on Mapping is slow)
         return value
     if kind is dict:
-        return {k: _canonical(v) for k, v in value.items()}
+        for v in value.values():
+            if type(v) not in _PLAIN:
+                return {k: _canonical(v) for k, v in value.items()}
+        return value  # plain values only (a message, say): as it is
+    if kind is list:
+        for v in value:
+            if type(v) not in _PLAIN:
+                return [_canonical(v) for v in value]
+        return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, Mapping):

@@ -285,7 +285,11 @@ class Project:
             line = doc.mark(("cases", i)).line
             if "file" in raw:
                 extra = tuple(raw.get("assert") or ())
-                for case in self._case_file(rel, raw["file"], doc, i):
+                file_cases = self._case_file(rel, raw["file"], doc, i)
+                if not default_inputs and not extra:  # nothing to add: the cases as the file has them
+                    cases.extend(file_cases)
+                    continue
+                for case in file_cases:
                     cases.append(
                         replace(case, inputs={**default_inputs, **case.inputs}, asserts=extra + case.asserts)
                     )
@@ -359,13 +363,16 @@ class Project:
 
 
 def _jsonl_cases(text: str, shown: str) -> list[Case]:
+    decoder = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_constant=_no_constant)  # one for every line
     cases = []
     rows: list[tuple[dict[str, Any], int]] = []
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
-            row = json.loads(line, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+            if line.startswith("\ufeff"):  # as json.loads says it
+                raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", line, 0)
+            row = decoder.decode(line)
         except json.JSONDecodeError as e:
             raise FileFormatError(f"invalid JSON: {e.msg}", path=shown, line=n, col=e.colno) from None
         except _DuplicateKey as e:
@@ -429,9 +436,17 @@ def _no_constant(name: str) -> Any:
 def _check_case_rows(rows: list[tuple[dict[str, Any], int]], shown: str) -> None:
     """Check every JSONL case at once (one call of the compiled check); the first bad row is then found
     and located on its own."""
-    from .schemas import is_valid
+    from .schemas import Invalid, definition_check, is_valid
 
-    if is_valid({"prompt": "p", "cases": [{"id": "row", **row} for row, _ in rows]}, "dataset"):
+    case = definition_check("dataset", "case")
+    if case is not None:  # a row is valid in `cases` as a case (a row has no `file`: never a fileRef)
+        try:
+            for row, _ in rows:
+                case({"id": "row", **row})
+            return
+        except Invalid:
+            pass
+    elif is_valid({"prompt": "p", "cases": [{"id": "row", **row} for row, _ in rows]}, "dataset"):
         return
     for row, n in rows:
         _check_case_row(row, shown, n)

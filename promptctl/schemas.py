@@ -130,9 +130,23 @@ def _fast_check(name: str) -> Any:
     guards that); jsonschema still explains the errors of a file that fails.
     The generated code is compiled once and cached (see :func:`_compiled`), not in every process.
     """
+    return _namespace(name)["__check__"]
+
+
+@cache
+def _namespace(name: str) -> dict[str, Any]:
+    """The compiled check of schema ``name``, run: its functions, one per definition."""
     namespace: dict[str, Any] = {"JsonSchemaValueException": Invalid, "JsonSchemaValuesException": Invalid}
     exec(_compiled(name), namespace)
-    return namespace["__check__"]
+    return namespace
+
+
+def definition_check(name: str, definition: str) -> Any:
+    """The compiled check of one definition of schema ``name`` (``$defs/<definition>``): it returns,
+    or raises :class:`Invalid`. None when the compiled code has no function of its own for it."""
+    suffix = "___defs_" + definition
+    found = [f for key, f in _namespace(name).items() if key.startswith("validate_") and key.endswith(suffix)]
+    return found[0] if len(found) == 1 else None
 
 
 def is_valid(data: Any, name: str) -> bool:

@@ -361,7 +361,9 @@ class Renderer:
                 raise self._error(e, filename) from None
             except (RecursionError, SyntaxError, MemoryError) as e:  # e.g. 100 nested blocks
                 raise self._too_deep(e, filename) from None
-            tmpl = self.env.template_class.from_code(self.env, code, self.env.make_globals(None))
+            # the environment's globals as a plain dict (they are set once, in make_environment): each
+            # render copies them into its context, and a dict copies much faster than jinja's ChainMap
+            tmpl = self.env.template_class.from_code(self.env, code, dict(self.env.globals))
             self._compiled[key] = tmpl
         return tmpl
 

@@ -165,3 +165,21 @@ def test_auto_mode_with_a_missing_key_is_one_error_not_one_per_case(tmp_path, cl
     assert "OPENAI_API_KEY" in errors[0] and "case 'refund' of support/reply has no recording" in errors[0]
     assert "--mode replay" in errors[0]
     assert {p: p.read_bytes() for p in rec.rglob("*.jsonl")} == before  # nothing lost, nothing called
+
+
+def test_the_program_freezes_what_is_loaded_once_and_a_caller_of_main_never(monkeypatch):
+    import gc
+
+    from promptctl.cli import test as cli_test
+    from promptctl.cli.app import state
+
+    calls: list[int] = []
+    monkeypatch.setattr(gc, "freeze", lambda: calls.append(1))
+    monkeypatch.delitem(state, "program", raising=False)
+    monkeypatch.delitem(state, "gc_frozen", raising=False)
+    cli_test._freeze_loaded()
+    assert calls == []  # main() called in this process (as here): the caller's objects are its own
+    monkeypatch.setitem(state, "program", True)
+    cli_test._freeze_loaded()
+    cli_test._freeze_loaded()  # --watch runs again: frozen once
+    assert calls == [1]

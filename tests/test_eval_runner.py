@@ -596,3 +596,71 @@ def test_a_json_golden_is_updated_with_json_data():
     assert new_golden('{"reply": "old"}', '{"reply": "new"}', {"reply": "new"}) == '{"reply": "new"}'
     assert new_golden(None, "text", None) == "text"
     assert new_golden({"a": 1}, "not json", None) == "not json"
+
+
+def test_recorded_cases_with_local_checks_run_at_once_and_the_others_in_tasks_as_before(proj):
+    write_tree(proj, {"evals/graded.eval.yaml": """\
+        prompt: qa
+        cases:
+          - id: graded
+            inputs: {q: "hello"}
+            assert: [{type: llm-rubric, value: is friendly}]
+          - id: local
+            inputs: {q: "local one"}
+            assert: [{type: assert-set, assert: [{type: contains, value: local}, {type: not-regex, value: "^x"}]}]
+        """, "promptctl.yaml": CONFIG.replace("test: {retries: 2, concurrency: 4}", "test: {grader: backup}")})
+    fake = FakeModel()
+    original = fake.__call__
+
+    async def complete(request, timeout):
+        if request.endpoint.model == "openai/backup-model":
+            return Completion(text='{"pass": true, "score": 1, "reason": "ok"}', model="g", usage={}, latency_ms=1)
+        return await original(request, timeout)
+
+    def run_seen(**opts):
+        seen = []
+        project = open_project(proj)
+        services = Services(complete=complete, sleep=_sleeper(None))
+        result = run_tests(project, select_datasets(project, []), RunOptions(**opts), services=services,
+                           on_case=lambda d, c: seen.append((c.id, asyncio.current_task())))
+        return result, seen
+
+    first, seen = run_seen()  # nothing recorded: every case calls, each in a task of its own
+    assert first.live_calls == 5 and first.recorded == 5 and all(c.status == "passed" for c in first.cases)
+    assert len({id(task) for _, task in seen}) == 4
+    (proj / "evals/more.eval.yaml").write_text("prompt: qa\ncases:\n  - {id: new, inputs: {q: not yet}}\n")
+    again, seen = run_seen()
+    assert again.live_calls == 1 and again.replayed == 5 and [c.status for c in again.cases] == ["passed"] * 5
+    tasks = dict(seen)
+    # the recorded cases with local checks finish in the runner's own task, in order; the graded case
+    # and the one that needs a live call each run in a task of their own
+    assert [case for case, _ in seen][:3] == ["local", "capital", "sum"]
+    assert tasks["local"] is tasks["capital"] is tasks["sum"]
+    assert len({id(tasks["graded"]), id(tasks["new"]), id(tasks["sum"])}) == 3
+    assert [c.id for c in again.cases] == ["graded", "local", "new", "capital", "sum"]
+    replay, _ = run_seen(mode="replay")
+    assert {c.id: c.status for c in replay.cases} == {"graded": "passed", "local": "passed", "new": "passed",
+                                                      "capital": "passed", "sum": "passed"}
+
+
+def test_the_cyclic_collector_rests_while_recorded_cases_run_at_once_and_is_left_as_it_was(proj):
+    import gc
+
+    run(proj, FakeModel())  # recorded now
+    seen = []
+    project = open_project(proj)
+    services = Services(complete=FakeModel(), sleep=_sleeper(None))
+
+    def again():
+        return run_tests(project, select_datasets(project, []), RunOptions(), services=services,
+                         on_case=lambda d, c: seen.append(gc.isenabled()))
+
+    assert gc.isenabled()
+    r = again()
+    assert r.replayed == 2 and seen == [False, False] and gc.isenabled()
+    gc.disable()
+    try:
+        again()
+        assert not gc.isenabled()  # a caller's choice is kept
+    finally:
+        gc.enable()

@@ -188,6 +188,45 @@ def test_known_secrets_are_never_kept_and_such_a_case_can_still_be_accepted(tmp_
     assert 'golden: "echo: the key ***"' in (root / "evals/qa.eval.yaml").read_text()
 
 
+def test_a_rerun_that_changes_nothing_leaves_the_store_file_as_it_is(tmp_path, server, cli, monkeypatch):
+    root = make(tmp_path, server)
+    store = root / ".promptctl/pending/evals/qa.eval.yaml.jsonl"
+
+    def rewritten(*args: str) -> bool:  # every write replaces the file (a new inode)
+        before = store.stat().st_ino
+        r = run_test(cli, root, *args)
+        assert "pending review: promptctl review" in r.err
+        return store.stat().st_ino != before
+
+    run_test(cli, root)
+    text = store.read_text()
+    assert all(line.startswith('{"fp": "') for line in text.splitlines())
+    assert not rewritten() and store.read_text() == text  # replayed: the same entries, the first run's time kept
+    assert not rewritten("qa")
+    assert ids(root) == ["o1", *PENDING_QA]
+    assert rewritten("qa", "--mode", "replay")  # a run in another mode says so in its entries
+    assert not rewritten("qa", "--mode", "replay")
+    server.answers["none"] = "now something else"
+    assert rewritten("qa", "--mode", "refresh")  # an output changed
+    assert {e.case: e.new for e in pending.load_pending(root)}["fresh"] == "now something else"
+    assert not rewritten("qa", "--mode", "refresh")
+    qa = root / "evals/qa.eval.yaml"
+    qa.write_text(qa.read_text().replace('golden: "old"', 'golden: "older"'))
+    assert rewritten("qa", "--mode", "refresh")  # a golden changed
+    assert {e.case: e.old for e in pending.load_pending(root)}["a"] == "older"
+    (root / "evals/rows.csv").write_text("id,q,golden\nr1,row one,old row\n")
+    assert rewritten("qa", "--mode", "refresh")  # a case removed
+    assert "r2" not in ids(root)
+    # a store written without fingerprints (an older promptctl) is read, and written anew
+    store.write_text("".join(
+        json.dumps({k: v for k, v in json.loads(line).items() if k != "fp"}) + "\n" for line in text.splitlines()))
+    assert "r2" in ids(root)
+    assert rewritten("qa", "--mode", "refresh") and "r2" not in ids(root)
+    assert all(line.startswith('{"fp": "') for line in store.read_text().splitlines())
+    monkeypatch.setenv("LOCAL_KEY", "sk-now-another-key")  # a secret that appears nowhere changes nothing
+    assert not rewritten("qa", "--mode", "refresh")
+
+
 # -- --list ------------------------------------------------------------------------------------
 
 

@@ -148,6 +148,7 @@ def entry() -> None:
     thousands of objects); by the time ``main`` returns every report and recording is written and
     closed, so the process flushes its streams and leaves at once.
     """
+    state["program"] = True  # not a caller of main() in its own process (tests, an embedding tool)
     try:
         main()
         code: str | int | None = 0

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from .app import app, see
+from .app import app, see, state
 from .common import ProjectOption, RefOption, WatchOption, note, project_dir
 
 if TYPE_CHECKING:
@@ -207,6 +207,16 @@ def test_command(
     raise typer.Exit(run() or 0)
 
 
+def _freeze_loaded() -> None:
+    """In the ``promptctl`` program, once: what is loaded by now (modules, the app) stays to the end, so the
+    cyclic garbage collector is told to leave it out of the collections a run's many objects set off."""
+    if state.get("program") and not state.get("gc_frozen"):
+        import gc
+
+        gc.freeze()
+        state["gc_frozen"] = True
+
+
 def _test_once(project: Path | None, ref: str | None, targets: list[str], baseline: str | None, options: Any, *,
                quiet: bool, level: int, fmt: TestFormat, output: Path | None, update_golden: bool,
                changed: set[str] | None = None) -> int | None:
@@ -216,6 +226,7 @@ def _test_once(project: Path | None, ref: str | None, targets: list[str], baseli
     from ..evals.runner import count_cases, run_tests, select_datasets
     from ..project import open_project
 
+    _freeze_loaded()
     proj = open_project(project, ref=ref)
     datasets = select_datasets(proj, targets)
     if changed is not None:

@@ -403,10 +403,13 @@ def js_number(x: float) -> str:
     return sign + out
 
 
+_quoted: Callable[[str], str] = json.encoder.encode_basestring
+
+
 def _show(value: Any, width: int = 60) -> str:
     text = _text(value)
     text = text if len(text) <= width else text[: width - 1] + "…"
-    return json.dumps(text, ensure_ascii=False)
+    return _quoted(text)  # json.dumps(text, ensure_ascii=False), without making an encoder each time
 
 
 def _list(value: Any) -> list[str]:

@@ -124,6 +124,11 @@ class StopRun(UsageError):
     """An error that stops the whole run (not just one case): raised out of the run, exit 2."""
 
 
+class NeedsTask(BaseException):  # noqa: N818 - not an error: a signal to the runner, past every `except Exception`
+    """Raised by :meth:`Caller.chat` instead of a live call in a case the runner runs at once, in its own
+    task (see ``_Run.run``): nothing is sent or counted yet, and the case runs again in a task of its own."""
+
+
 class Caller:
     """Gets completions: from recordings when the mode allows, else live (bounded, budgeted, retried)
     and recorded as they arrive. Identical requests in flight share one call."""
@@ -153,6 +158,7 @@ class Caller:
         self._inflight: dict[str, asyncio.Future[Any]] = {}
         self._warmed: dict[tuple[str, str | None], asyncio.Event] = {}
         self._expect: dict[str, int] = {}  # request key -> the answer's expected tokens (its golden's)
+        self.eager: asyncio.Task[Any] | None = None  # the task running cases at once (see _Run.run)
 
     def _complete_fn(self) -> CompleteFn:
         if self.services.complete is None:
@@ -174,11 +180,13 @@ class Caller:
             await self.providers.aclose()
 
     async def chat(
-        self, request: ChatRequest, fallbacks: Sequence[ChatRequest], *, file: str, meta: Mapping[str, Any], miss_hint: str,
+        self, request: ChatRequest, fallbacks: Sequence[ChatRequest], *, file: str, meta: Mapping[str, Any],
+        miss_hint: str | Callable[[], str],
         golden: Any = None,
     ) -> Completion:
         """The completion of ``request`` (or, when its model fails, of the first fallback that answers).
-        ``golden``: what the answer is expected to look like, so a budget can estimate its length."""
+        ``golden``: what the answer is expected to look like, so a budget can estimate its length.
+        ``miss_hint``: what replay mode's error for a missing recording suggests (or what makes it)."""
         key = request_key("chat", request.key_payload())
         if self.budget.limit is not None and (tokens := golden_tokens(golden)) is not None:
             self._expect[key] = tokens
@@ -191,8 +199,10 @@ class Caller:
                 raise ProviderError(
                     f"no recording of this request to {request.endpoint.model} (replay mode never calls a model)",
                     kind="replay_miss",
-                    hint=miss_hint,
+                    hint=miss_hint() if callable(miss_hint) else miss_hint,
                 )
+        if self.eager is not None and asyncio.current_task() is self.eager:
+            raise NeedsTask  # a case run at once (see _Run.run) that needs this call: it runs in a task
         shared = self._inflight.get(key)
         if shared is not None:
             return await asyncio.shield(shared)

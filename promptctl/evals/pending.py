@@ -6,7 +6,9 @@ After a run on the working tree, every passed or failed case whose output differ
 golden, is kept in ``<project>/.promptctl/pending/<dataset path>.jsonl``: one JSON object per case
 (see :class:`PendingCase`), in the dataset's order. A later run replaces the entries of the cases it
 ran with an output (an entry whose case now matches its golden goes); entries of other datasets, of
-cases a ``--filter``/``--shard`` left out, and of cases that errored or were skipped stay. The folder
+cases a ``--filter``/``--shard`` left out, and of cases that errored or were skipped stay. Each line
+starts with ``fp``, a fingerprint of the entry but its run's time: a run whose entries for a dataset
+are exactly those the file holds leaves the file as it is. The folder
 holds a ``.gitignore`` of its own (``*``): this is local state, never committed. Known secrets are
 written as ``***``, as in every report.
 
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
 
 PENDING_DIR = ".promptctl/pending"
 SUFFIX = ".jsonl"
+FINGERPRINT = "fp"  # the first key of each stored line: see _fingerprint
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,8 +214,47 @@ def _write(project_root: str | os.PathLike[str], dataset: str, entries: Sequence
         top.mkdir(parents=True, exist_ok=True)
         write_atomic(top / ".gitignore", "# promptctl: cases pending review are local state\n*\n", fsync=False)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = "".join(json.dumps(e.to_json(), ensure_ascii=False, default=str) + "\n" for e in entries)
+    text = "".join(
+        json.dumps({FINGERPRINT: _fingerprint(e), **e.to_json()}, ensure_ascii=False, default=str) + "\n"
+        for e in entries)
     write_atomic(path, text, fsync=False)
+
+
+def _fingerprint(entry: PendingCase) -> str:
+    """A digest of everything the entry's line says but the run's time (``run.at``): a run that would write
+    the same entries as the store holds leaves the file as it is (see :func:`_stored_fingerprints`)."""
+    import hashlib
+    import marshal
+
+    run = tuple((k, v) for k, v in entry.run.items() if k != "at")
+    fields: Any = (entry.dataset, entry.dataset_name, entry.prompt, entry.case, entry.source, entry.line, entry.position,
+              entry.description, entry.tags, entry.inputs, entry.old, entry.new, entry.output, entry.status,
+              entry.score, entry.reason, entry.asserts, entry.model, run, entry.old_hash, entry.origin)
+    try:  # marshal's version 0: the values and their types only (no references, no interning marks)
+        data = b"m" + marshal.dumps(fields, 0)
+    except ValueError:  # a value marshal does not take (a date from YAML, say)
+        data = b"r" + repr(fields).encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+_FP_START = '{"' + FINGERPRINT + '": "'
+_FP_LEN = 32
+
+
+def _stored_fingerprints(path: Path) -> list[str] | None:
+    """The fingerprints the store file's lines start with, in order, read without parsing the lines
+    (None when a line has none, e.g. one written by an older promptctl, or the file is not there)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    out = []
+    start, end = len(_FP_START), len(_FP_START) + _FP_LEN
+    for line in text.splitlines():
+        if not (line.startswith(_FP_START) and line.endswith("}") and line[end:end + 2] == '",'):
+            return None
+        out.append(line[start:end])
+    return out
 
 
 def _store_files(project_root: str | os.PathLike[str]) -> list[tuple[str, Path]]:
@@ -395,6 +437,10 @@ def _save_dataset(
     store = _store_file(project_root, rel)
     if not fresh and not store.exists():
         return rel, 0
+    if fresh:  # the store holds these entries and no others (but for the run's time): nothing to write
+        fresh.sort(key=lambda e: e.position)
+        if _stored_fingerprints(store) == [_fingerprint(e) for e in fresh]:
+            return rel, len(fresh)
     # the cases that ran are replaced by what they gave now: their old entries are not even parsed
     kept = [replace(e, position=positions[e.case]) for e in _read(store, skip=ran)
             if e.dataset == rel and (e.case in cases or e.origin == "observed")]

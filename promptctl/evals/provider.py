@@ -240,9 +240,11 @@ def _mask(m: re.Match[str]) -> str:
 
 def redact(text: str, secrets: Sequence[str]) -> str:
     """``text`` with every secret value (also as JSON escapes it) and bearer-token-shaped string replaced by ``***``."""
-    for s in _secret_forms(tuple(secrets)):
+    for s in _secret_forms(tuple(secrets)) if secrets else ():
         if s in text:
             text = text.replace(s, "***")
+    if "-" not in text and "bearer" not in text.lower():  # neither shape can match (the common case)
+        return text
     return _SECRET_SHAPES.sub(_mask, text)
 
 

@@ -378,11 +378,12 @@ def format_json(r: RunResult) -> str:
             lists.append(dataset["cases"])
             dataset["cases"] = f"\0cases{len(lists) - 1}\0"
     text = json.dumps(data, indent=2, ensure_ascii=False)
+    one = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(c, ensure_ascii=False), one encoder for all
     for i, cases in enumerate(lists):
         marker = json.dumps(f"\0cases{i}\0")
         at = text.index(marker)
         pad = " " * (at - text.rindex("\n", 0, at) - 1 - len('"cases": ') + 2)
-        body = f",\n{pad}".join(json.dumps(c, ensure_ascii=False) for c in cases)
+        body = f",\n{pad}".join(one(c) for c in cases)
         text = text.replace(marker, f"[\n{pad}{body}\n{pad[:-2]}]", 1)
     return text + "\n"
 

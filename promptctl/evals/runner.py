@@ -14,18 +14,30 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import gc
 import os
 import shlex
 import time
-from collections.abc import Callable, Mapping, Sequence
+import types
+from collections.abc import Callable, Coroutine, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NotFoundError, PromptctlError, ProviderError, UsageError
 from ..model import Case, Dataset, Prompt
-from .assertions import AssertionResult, AssertionSetupError, Judge, Subject, check, evaluate, transformed, verdict
-from .caller import Budget, Caller, Services, StopRun, golden_tokens
+from .assertions import (
+    GUARD_BASE_TYPES,
+    AssertionResult,
+    AssertionSetupError,
+    Judge,
+    Subject,
+    check,
+    evaluate,
+    transformed,
+    verdict,
+)
+from .caller import Budget, Caller, NeedsTask, Services, StopRun, golden_tokens
 from .provider import (
     ChatRequest,
     Completion,
@@ -228,8 +240,45 @@ class _Run:
             start_loading_litellm()
 
     async def run(self, jobs: list[_Job]) -> None:
-        tasks = [asyncio.ensure_future(self._run_job(job)) for job in jobs]
+        # A case whose checks are all local is first run at once, in this task: when its answer is
+        # recorded it is done then, with no task of its own. One that needs a live call stops at the
+        # call (NeedsTask, before anything is sent or counted) and runs in a task of its own, as does
+        # every case with a model-graded, embedding or python check. The cases start in order, every
+        # one before anything any of them waits for, as with a task per case.
+        tasks: list[asyncio.Future[None]] = []
+        local: dict[int, bool] = {}  # per dataset: its default assertions are all local
+        stop: StopRun | None = None
+        # refresh and off call for every case, and so does a run with nothing recorded yet
+        at_once = self.options.mode in ("auto", "replay") and len(self.store) > 0
+        self.caller.eager = asyncio.current_task()
+        collecting = gc.isenabled()
         try:
+            if collecting and at_once:  # what the cases run at once make stays to the end (their results):
+                gc.disable()  # the cyclic collector would only walk it, over and over; on again below
+            for job in jobs:
+                ok = local.get(id(job.dataset))
+                if ok is None:
+                    ok = local[id(job.dataset)] = _local_checks(job.dataset.default_asserts)
+                if not (ok and at_once and _local_checks(job.case.asserts)):
+                    tasks.append(asyncio.ensure_future(self._run_job(job)))
+                    continue
+                coro = self._run_job(job)
+                try:
+                    waiting = coro.send(None)
+                except StopIteration:
+                    continue
+                except NeedsTask:
+                    tasks.append(asyncio.ensure_future(self._run_job(job)))
+                    continue
+                except StopRun as e:
+                    stop = stop or e
+                    continue
+                tasks.append(asyncio.ensure_future(_resume(coro, waiting)))
+            self.caller.eager = None
+            if collecting:
+                gc.enable()
+            if stop is not None:
+                raise stop
             await asyncio.gather(*tasks)
         except StopRun:
             for task in tasks:
@@ -237,6 +286,9 @@ class _Run:
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
         finally:
+            self.caller.eager = None
+            if collecting:
+                gc.enable()
             await self.caller.aclose()
 
     async def _grade(self, messages: list[dict[str, str]]) -> str:
@@ -287,7 +339,9 @@ class _Run:
             )
         models = job.project.config.models if job.model_override is None else self.project.config.models
         request, fallbacks = chat_requests(prompt, messages, model_name, models, fallbacks=job.model_override is None)
-        hint = f"record it with `promptctl test --mode auto {shlex.quote(job.dataset.name)} --filter {shlex.quote(case.id)}`"
+        def hint() -> str:  # only for a missing recording in replay mode
+            return f"record it with `promptctl test --mode auto {shlex.quote(job.dataset.name)} --filter {shlex.quote(case.id)}`"
+
         completion = await self.caller.chat(
             request, fallbacks, file=prompt_file(prompt.name), meta={"prompt": prompt.name, "case": case.id},
             miss_hint=hint, golden=case.golden,
@@ -319,7 +373,8 @@ class _Run:
         results = output_checks(prompt, subject)
         data = subject.data if results and results[0].passed else None
         # the prompt's guards, on every case: a guard is tested before it ships (same code as the runtime's)
-        results.extend(check({**g, "description": g.get("description") or "guard"}, subject) for g in prompt.guards)
+        if prompt.guards:
+            results.extend(check({**g, "description": g.get("description") or "guard"}, subject) for g in prompt.guards)
         try:
             asserts = _file_values_of(job.project, job.dataset, case)
         except AssertionSetupError as e:
@@ -353,9 +408,44 @@ class _Run:
         )
 
 
+def _local_checks(asserts: Sequence[Any]) -> bool:
+    """Whether every one of ``asserts`` (and of an ``assert-set``'s) is a local, synchronous check (a
+    guard type): evaluating them never waits, calls a model or runs a python assertion."""
+    for spec in asserts:
+        if not isinstance(spec, Mapping):
+            return False
+        kind = str(spec.get("type", ""))
+        if kind == "assert-set":
+            children = spec.get("assert")
+            if not isinstance(children, list) or not _local_checks(children):
+                return False
+        elif (kind[4:] if kind.startswith("not-") else kind) not in GUARD_BASE_TYPES:
+            return False
+    return True
+
+
+@types.coroutine
+def _resume(coro: Coroutine[Any, Any, None], waiting: Any) -> Generator[Any, None, None]:
+    """The rest of ``coro``, which has run until it yielded ``waiting`` (what a task waits for: a
+    future, or None for a bare yield), to run as a task: the task waits for ``waiting`` first, then
+    resumes ``coro`` where it stopped (a cancellation meanwhile is thrown into it there)."""
+    try:
+        yield waiting
+    except BaseException as e:  # noqa: BLE001 - the task's cancellation, for the coroutine to handle
+        try:
+            waiting = coro.throw(e)
+        except StopIteration:
+            return
+        yield from _resume(coro, waiting)
+        return
+    yield from coro
+
+
 def _file_values_of(project: Project, dataset: Dataset, case: Case) -> list[Mapping[str, Any]]:
     """The dataset's default assertions and the case's, with every ``file://`` value read (relative to
     the folder of the file each is written in)."""
+    if not any(_names_a_file(a) for a in dataset.default_asserts) and not any(_names_a_file(a) for a in case.asserts):
+        return [*dataset.default_asserts, *case.asserts]  # the common case: nothing to read, no path work
     import posixpath
 
     from .values import file_value, source_rel
@@ -372,6 +462,9 @@ def _file_values_of(project: Project, dataset: Dataset, case: Case) -> list[Mapp
 def templated_values(asserts: Sequence[Mapping[str, Any]], project: Project, inputs: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     """Each assertion whose ``value`` is a template (``contains: "{{ name }}"``), rendered with the
     case's inputs in the prompts' sandbox, as promptfoo renders assertion values with a test's vars."""
+    if not any(_templated(spec) for spec in asserts):  # the common case: every value is plain
+        return list(asserts)
+
     def render(spec: Mapping[str, Any]) -> Mapping[str, Any]:
         value = spec.get("value")
         if isinstance(value, str) and ("{{" in value or "{%" in value):
@@ -380,6 +473,16 @@ def templated_values(asserts: Sequence[Mapping[str, Any]], project: Project, inp
         return spec
 
     return [nested(spec, render) for spec in asserts]
+
+
+def _templated(spec: Any) -> bool:
+    """Whether an assertion (or one of an ``assert-set``'s) has a ``value`` that is a template."""
+    if not isinstance(spec, Mapping):
+        return False
+    value = spec.get("value")
+    return (isinstance(value, str) and ("{{" in value or "{%" in value)) or (
+        spec.get("type") == "assert-set" and isinstance(spec.get("assert"), list)
+        and any(_templated(c) for c in spec["assert"]))
 
 
 def _names_a_file(spec: Any) -> bool:
