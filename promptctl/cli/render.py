@@ -107,14 +107,15 @@ def render_command(
     if watch:
         if ref is not None:
             raise UsageError("--watch renders the working tree, so it cannot be combined with --ref")
-        from .watch import prompt_files, touches
+        from ..config import project_root
+        from .watch import prompt_sources, touches
         from .watch import watch as watch_files
 
         def once(changed: set[str] | None) -> bool:
             proj = open_project(project_dir(project))  # anew: the files changed
             files = [str(inputs_file)] if inputs_file is not None else []
             try:
-                files += prompt_files(proj, proj.get_prompt(name))
+                files += prompt_sources(proj, proj.get_prompt(name))
             except PromptctlError:
                 changed = None  # the prompt does not load: show why, whatever was saved
             if not touches(changed, files):
@@ -122,7 +123,7 @@ def render_command(
             _render_once(proj, name, gather_inputs(proj, name, sample, inputs_file, input_), fmt)
             return True
 
-        root = Path(open_project(project_dir(project)).config.root)
+        root = project_root(project_dir(project))
         watch_files(root, once, skip=[root / ".promptctl"])
         return
     proj = open_project(project_dir(project), ref=ref)

@@ -139,20 +139,18 @@ def _call(request: Any, fallbacks: list[Any], config: Any, timeout: float | None
                     raise _Stop(e) from None
                 raise
 
-        stats = Attempts()
         try:
             await providers.ready(by_endpoint)
             return await call_with_policy(attempt, list(by_endpoint), policy, stats=stats, bounded_attempts=not stream)
         finally:
             await providers.aclose()
-            stats_box.append(stats)
 
-    def end_line() -> None:  # what was shown of an answer that stopped, ended by a newline
+    def end_line() -> None:  # what was shown of the answer, ended by a newline
         if shown.any and show and not shown.last.endswith("\n"):
             sys.stdout.write("\n")
         sys.stdout.flush()
 
-    stats_box: list[Any] = []
+    stats = Attempts()  # which model answered
     try:
         completion = asyncio.run(main())
     except KeyboardInterrupt:  # asyncio.run cancelled the call (its connection is closed) and re-raised
@@ -165,10 +163,8 @@ def _call(request: Any, fallbacks: list[Any], config: Any, timeout: float | None
         hint = f" ({error.hint})" if error.hint else ""
         sys.stderr.write(f"error: {error.message}{hint}\n")
         raise typer.Exit(1) from None
-    if show and completion.text and not completion.text.endswith("\n"):
-        sys.stdout.write("\n")
-    sys.stdout.flush()
-    return completion, stats_box[0].served_by or request.endpoint.name
+    end_line()
+    return completion, stats.served_by or request.endpoint.name
 
 
 class _Shown:

@@ -230,9 +230,9 @@ def _test_once(project: Path | None, ref: str | None, targets: list[str], baseli
     proj = open_project(project, ref=ref)
     datasets = select_datasets(proj, targets)
     if changed is not None:
-        from .watch import dataset_files
+        from .watch import dataset_sources, touches
 
-        datasets = [d for d in datasets if any(os.path.realpath(f) in changed for f in dataset_files(proj, d))]
+        datasets = [d for d in datasets if touches(changed, dataset_sources(proj, d))]
         if not datasets:
             return None
     base = open_project(proj.config.root, ref=baseline) if baseline is not None else None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +103,7 @@ def touches(changed: set[str] | None, paths: Iterable[str]) -> bool:
     return changed is None or any(real(p) in changed for p in paths if p)
 
 
-def prompt_files(project: Any, prompt: Any) -> list[str]:
+def prompt_sources(project: Any, prompt: Any) -> list[str]:
     """The files a prompt is made of: promptctl.yaml, its own file and its partials (shown paths)."""
     source = project.source
     root = project.config.prompts
@@ -111,16 +111,12 @@ def prompt_files(project: Any, prompt: Any) -> list[str]:
     return [source.display("promptctl.yaml"), prompt.source, *partials]
 
 
-def dataset_files(project: Any, dataset: Any) -> list[str]:
+def dataset_sources(project: Any, dataset: Any) -> list[str]:
     """The files a dataset's run reads: its prompt's, its own and its case files (shown paths)."""
     files = [dataset.path, *{case.source for case in dataset.cases if case.source}]
     try:
-        files += prompt_files(project, project.get_prompt(dataset.prompt))
+        files += prompt_sources(project, project.get_prompt(dataset.prompt))
     except PromptctlError:
         files.append(project.source.display("promptctl.yaml"))
     return files
 
-
-def affected(changed: set[str] | None, names: Sequence[str], files_of: Callable[[str], list[str]]) -> list[str]:
-    """The ``names`` whose files (``files_of``) hold a changed one: all of them on the first run."""
-    return [n for n in names if touches(changed, files_of(n))]

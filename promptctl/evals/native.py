@@ -30,6 +30,7 @@ from .provider import (
     EmbeddingRequest,
     Embeddings,
     Endpoint,
+    ToolCallPieces,
     _usage,
     alias_key,
     classify_error,
@@ -182,7 +183,7 @@ class NativeProvider:
             cost_usd=call_cost(endpoint.model, usage),
             latency_ms=latency,
             finish_reason=state.finish_reason,
-            tool_calls=tool_calls_of(state.calls()),
+            tool_calls=state.tool_calls.calls(),
             first_token_ms=first,
         )
 
@@ -203,13 +204,7 @@ class NativeProvider:
 
 
 def _chat_body(request: ChatRequest) -> dict[str, Any]:
-    body: dict[str, Any] = {"model": wire_model(request.endpoint), "messages": [dict(m) for m in request.messages]}
-    body.update(request.params)
-    if request.response_format:
-        body["response_format"] = dict(request.response_format)
-    if request.tools:
-        body["tools"] = [dict(t) for t in request.tools]
-    return body
+    return {"model": wire_model(request.endpoint), "messages": [dict(m) for m in request.messages], **request.options()}
 
 
 def _json_of(raw: bytes, url: str, status: int) -> Any:
@@ -269,7 +264,7 @@ class _Streamed:
         self.finish_reason: str | None = None
         self.usage: Any = None
         self.model = ""
-        self._calls: dict[int, dict[str, Any]] = {}
+        self.tool_calls = ToolCallPieces()
 
     def add(self, event: Any) -> str:
         """Take one event in; the text it adds."""
@@ -292,23 +287,15 @@ class _Streamed:
         raw_delta = choice.get("delta")
         delta: dict[str, Any] = raw_delta if isinstance(raw_delta, dict) else {}
         for piece in delta.get("tool_calls") or ():
-            if not isinstance(piece, dict):
-                continue
-            call = self._calls.setdefault(int(piece.get("index") or 0),
-                                          {"id": "", "type": "function", "function": {"name": "", "arguments": ""}})
-            call["id"] = piece.get("id") or call["id"]
-            raw_fn = piece.get("function")
-            fn: dict[str, Any] = raw_fn if isinstance(raw_fn, dict) else {}
-            call["function"]["name"] += fn.get("name") or ""
-            call["function"]["arguments"] += fn.get("arguments") or ""
+            if isinstance(piece, dict):
+                fn = piece.get("function")
+                fn = fn if isinstance(fn, dict) else {}
+                self.tool_calls.add(piece.get("index"), piece.get("id"), fn.get("name"), fn.get("arguments"))
         text = delta.get("content")
         if isinstance(text, str) and text:
             self.text.append(text)
             return text
         return ""
-
-    def calls(self) -> list[dict[str, Any]]:
-        return [self._calls[i] for i in sorted(self._calls)]
 
 
 class _HTTPStatus(Exception):

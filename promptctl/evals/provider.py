@@ -86,6 +86,15 @@ class ChatRequest:
             out["tools"] = [dict(t) for t in self.tools]
         return out
 
+    def options(self) -> dict[str, Any]:
+        """What a call sends beside the model and the messages: the params, the output format and the tools."""
+        out = dict(self.params)
+        if self.response_format:
+            out["response_format"] = dict(self.response_format)
+        if self.tools:
+            out["tools"] = [dict(t) for t in self.tools]
+        return out
+
     def key_payload(self) -> dict[str, Any]:
         """What the recording key covers: the payload and the endpoint (see Endpoint.key_fields)."""
         return {**self.payload(), **self.endpoint.key_fields()}
@@ -172,6 +181,24 @@ def tool_calls_of(raw: Any) -> tuple[dict[str, Any], ...]:
                          "arguments": args if isinstance(args, str) else json.dumps(args if args is not None else {})},
         })
     return tuple(out)
+
+
+class ToolCallPieces:
+    """The tool calls of a streamed answer, put together from their pieces: each piece names its call's
+    index, and adds to its id, function name or arguments (what both clients' streams send)."""
+
+    def __init__(self) -> None:
+        self._calls: dict[int, dict[str, Any]] = {}
+
+    def add(self, index: Any, call_id: Any, name: Any, arguments: Any) -> None:
+        call = self._calls.setdefault(int(index or 0),
+                                      {"id": "", "type": "function", "function": {"name": "", "arguments": ""}})
+        call["id"] = call_id or call["id"]
+        call["function"]["name"] += name or ""
+        call["function"]["arguments"] += arguments or ""
+
+    def calls(self) -> tuple[dict[str, Any], ...]:
+        return tool_calls_of([self._calls[i] for i in sorted(self._calls)])
 
 
 @dataclass(slots=True)
@@ -366,13 +393,7 @@ class LitellmProvider:
 
     def _chat_kwargs(self, request: ChatRequest) -> dict[str, Any]:
         """litellm's keyword arguments for ``request``: connection, params, output format and tools."""
-        kwargs = self._connection(request.endpoint)
-        kwargs.update(request.params)
-        if request.response_format:
-            kwargs["response_format"] = dict(request.response_format)
-        if request.tools:
-            kwargs["tools"] = [dict(t) for t in request.tools]
-        return kwargs
+        return {**self._connection(request.endpoint), **request.options()}
 
     async def complete(self, request: ChatRequest, timeout: float) -> Completion:
         """One chat call; raises ProviderError (classified, redacted) on any failure."""
@@ -420,7 +441,7 @@ class LitellmProvider:
         start = time.perf_counter()
         first: float | None = None
         text: list[str] = []
-        calls: dict[int, dict[str, Any]] = {}
+        calls = ToolCallPieces()
         finish, usage_raw, model = None, None, ""
         try:
             response = await litellm.acompletion(
@@ -436,12 +457,9 @@ class LitellmProvider:
                 finish = getattr(choices[0], "finish_reason", None) or finish
                 delta = getattr(choices[0], "delta", None)
                 for piece in getattr(delta, "tool_calls", None) or ():
-                    call = calls.setdefault(getattr(piece, "index", 0) or 0,
-                                            {"id": "", "type": "function", "function": {"name": "", "arguments": ""}})
-                    call["id"] = getattr(piece, "id", None) or call["id"]
                     fn = getattr(piece, "function", None)
-                    call["function"]["name"] += getattr(fn, "name", None) or ""
-                    call["function"]["arguments"] += getattr(fn, "arguments", None) or ""
+                    calls.add(getattr(piece, "index", 0), getattr(piece, "id", None), getattr(fn, "name", None),
+                              getattr(fn, "arguments", None))
                 piece_text = getattr(delta, "content", None)
                 if isinstance(piece_text, str) and piece_text:
                     if first is None:
@@ -460,7 +478,7 @@ class LitellmProvider:
             cost_usd=call_cost(endpoint.model, usage),
             latency_ms=(time.perf_counter() - start) * 1000,
             finish_reason=finish,
-            tool_calls=tool_calls_of([calls[i] for i in sorted(calls)]),
+            tool_calls=calls.calls(),
             first_token_ms=first,
         )
 

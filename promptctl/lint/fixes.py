@@ -72,12 +72,11 @@ def _fix_file(path: Path, findings: list[Finding], skipped: list[str]) -> int:
         line = lines[f.line - 1]
         start = f.col - 1
         quote = line[start:start + 1]
-        if quote in ("'", '"') and line[start + 1:start + 2 + len(old)] == old + quote:
-            start += 1  # a quoted key or value: the word inside the quotes
+        quoted = quote in ("'", '"') and line[start + 1:start + 2 + len(old)] == old + quote
+        if quoted:
+            start += 1  # a quoted key or value: the word inside the quotes, bounded by them
         end = start + len(old)
-        whole_word = (start == 0 or line[start - 1] not in _WORD) and (end >= len(line) or line[end] not in _WORD)
-        if quote in ("'", '"') and start == f.col:
-            whole_word = True  # bounded by its quotes
+        whole_word = quoted or ((start == 0 or line[start - 1] not in _WORD) and (end >= len(line) or line[end] not in _WORD))
         if line[start:end] != old or not whole_word:
             skipped.append(f"{path}:{f.line}:{f.col}: {old!r} is not written there as one word; "
                            f"change it to {new!r} by hand")
