@@ -232,6 +232,34 @@ def test_a_run_of_openai_compatible_models_never_imports_litellm(server, tmp_pat
     assert json.loads(out.stdout) == {"ok": True, "litellm": False, "httpx": False, "calls": 6}
 
 
+def test_a_run_served_from_recordings_starts_no_event_loop_and_imports_no_client(server, tmp_path):
+    """auto with every answer recorded, and replay: no client, no provider library, not even asyncio."""
+    root = project(tmp_path / "p", server.url)
+    assert run_without_litellm(root, ["test", "--mode", "refresh", "-q"], tmp_path).returncode == 0
+    calls = server.count()
+    probe = ("import sys, json\n"
+             "from promptctl.cli import main\n"
+             "code = 0\ntry:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n    code = e.code\n"
+             "loaded = [m for m in ('asyncio', 'ssl', 'litellm', 'promptctl.evals.providers', 'promptctl.evals.native',"
+             " 'promptctl.evals.http11') if m in sys.modules]\n"
+             "sys.stderr.write('LOADED ' + json.dumps([code, loaded]) + '\\n')\n")
+    for mode in ("auto", "replay"):
+        out = subprocess.run([sys.executable, "-c", probe, "test", "--mode", mode, "--format", "json"], cwd=root,
+                             env={**os.environ, "NATIVE_KEY": KEY, "PYTHONPATH": str(REPO)},
+                             capture_output=True, text=True, timeout=120)
+        report = json.loads(out.stdout)
+        assert report["ok"] and report["summary"]["replayed"] == 6 and report["summary"]["live_calls"] == 0
+        line = next(x for x in out.stderr.splitlines() if x.startswith("LOADED "))
+        assert json.loads(line.removeprefix("LOADED ")) == [0, []], (mode, out.stderr)
+    assert server.count() == calls
+    # one case not recorded yet: it alone runs in the event loop, with the native client
+    (root / "evals/more.eval.yaml").write_text("prompt: qa\ncases:\n  - {id: new, inputs: {q: q new}}\n")
+    p = run_without_litellm(root, ["test", "--format", "json"], tmp_path)
+    report = json.loads(p.stdout)
+    assert report["ok"] and report["summary"]["live_calls"] == 1 and report["summary"]["replayed"] == 6
+    assert server.count() == calls + 1
+
+
 def test_a_model_only_litellm_speaks_goes_through_litellm(server, tmp_path, cli):
     pytest.importorskip("litellm")  # not imported here by the test itself: promptctl sets its env first
     root = project(tmp_path / "p", server.url, model="anthropic/claude-3-5-haiku-20241022")

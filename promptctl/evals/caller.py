@@ -4,7 +4,6 @@ and the retry policy, recorded as they arrive (:class:`Caller`); and the budget 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 from collections.abc import Callable, Mapping, Sequence
@@ -28,6 +27,8 @@ from .provider import (
 from .recordings import EMBEDDINGS_FILE, RecordingStore, request_key
 
 if TYPE_CHECKING:
+    import asyncio
+
     from .providers import Providers
 
 DEFAULT_OUTPUT_TOKENS = 256  # the answer length assumed for a budget estimate before any is seen
@@ -39,13 +40,14 @@ class Services:
     """The outside world of a run: model calls (one attempt each), embeddings, cost estimates, sleep.
 
     Left as None, ``complete``/``embed``/``estimate`` go through :class:`~promptctl.evals.providers.Providers`
-    (made on the first live call: a run served from recordings makes no client).
+    (made on the first live call: a run served from recordings makes no client), and ``sleep`` is
+    ``asyncio.sleep``.
     """
 
     complete: CompleteFn | None = None
     embed: EmbedFn | None = None
     estimate: EstimateFn | None = None
-    sleep: Callable[[float], Any] = asyncio.sleep
+    sleep: Callable[[float], Any] | None = None
     rng: random.Random | None = None
 
 
@@ -125,8 +127,9 @@ class StopRun(UsageError):
 
 
 class NeedsTask(BaseException):  # noqa: N818 - not an error: a signal to the runner, past every `except Exception`
-    """Raised by :meth:`Caller.chat` instead of a live call in a case the runner runs at once, in its own
-    task (see ``_Run.run``): nothing is sent or counted yet, and the case runs again in a task of its own."""
+    """Raised by :meth:`Caller.chat` and :meth:`Caller.embed` instead of a live call in a case the runner
+    runs at once, without an event loop (see ``_Run.at_once``): nothing is sent or counted yet, and
+    the case runs again, in a task of its own."""
 
 
 class Caller:
@@ -150,7 +153,6 @@ class Caller:
         self.mode = mode
         self.services = services
         self.policy = policy
-        self.semaphore = asyncio.Semaphore(concurrency)
         self.budget = budget
         self.rng = services.rng or random.Random()
         self.live_calls = 0
@@ -158,7 +160,17 @@ class Caller:
         self._inflight: dict[str, asyncio.Future[Any]] = {}
         self._warmed: dict[tuple[str, str | None], asyncio.Event] = {}
         self._expect: dict[str, int] = {}  # request key -> the answer's expected tokens (its golden's)
-        self.eager: asyncio.Task[Any] | None = None  # the task running cases at once (see _Run.run)
+        self.at_once = False  # cases are being run at once, without an event loop (see _Run.at_once)
+        self._semaphore: asyncio.Semaphore | None = None
+
+    @property
+    def semaphore(self) -> asyncio.Semaphore:
+        """At most ``concurrency`` calls in flight (made in the run's event loop, on the first call)."""
+        if self._semaphore is None:
+            import asyncio
+
+            self._semaphore = asyncio.Semaphore(self.concurrency)
+        return self._semaphore
 
     def _complete_fn(self) -> CompleteFn:
         if self.services.complete is None:
@@ -201,8 +213,10 @@ class Caller:
                     kind="replay_miss",
                     hint=miss_hint() if callable(miss_hint) else miss_hint,
                 )
-        if self.eager is not None and asyncio.current_task() is self.eager:
-            raise NeedsTask  # a case run at once (see _Run.run) that needs this call: it runs in a task
+        if self.at_once:
+            raise NeedsTask  # a case run at once (see _Run.at_once) that needs this call: it runs in a task
+        import asyncio  # in the run's event loop, for a live call: a run served from recordings never imports it
+
         shared = self._inflight.get(key)
         if shared is not None:
             return await asyncio.shield(shared)
@@ -236,6 +250,8 @@ class Caller:
             if self.providers.native_for(request.endpoint):
                 # one shared, pooled client: no first call to wait for
                 return await self._call(key, request, by_endpoint, complete, file, meta)
+        import asyncio
+
         # Through litellm, the first call to an endpoint goes ahead alone (for up to WARM_UP_S): it builds
         # the HTTP client that litellm then reuses, where `concurrency` first calls at once would each build one.
         warm_key = (request.endpoint.model, request.endpoint.api_base)
@@ -324,6 +340,8 @@ class Caller:
                 if record is not None:
                     vectors[i] = list(record["response"]["vector"])
         missing = [i for i in range(len(texts)) if i not in vectors]
+        if missing and self.at_once:
+            raise NeedsTask  # as in chat()
         if missing and self.mode == "replay":
             raise ProviderError(
                 f"no recording of the embeddings ({endpoint.model}) this assertion needs (replay mode)",

@@ -9,7 +9,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..errors import NotFoundError, UsageError
-from .native import speaks_openai
 from .provider import Endpoint
 
 
@@ -40,6 +39,8 @@ def missing_key(endpoint: Endpoint, client: str = "auto") -> str | None:
     """The variable a live call to ``endpoint`` needs and that is not set, or None."""
     if endpoint.api_key_env:
         return None if os.environ.get(endpoint.api_key_env) else endpoint.api_key_env
+    from .native import speaks_openai  # here: a run served from recordings never loads a client's module
+
     if client == "auto" and speaks_openai(endpoint) and not endpoint.api_base:
         return None if os.environ.get("OPENAI_API_KEY") else "OPENAI_API_KEY"
     return None  # litellm finds other providers' keys itself (and says which is missing)

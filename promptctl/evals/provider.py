@@ -17,7 +17,6 @@ A failed call raises :class:`~promptctl.errors.ProviderError` whose message has 
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import importlib
 import json
@@ -571,7 +570,7 @@ def classify_error(exc: BaseException, secrets: Sequence[str] = ()) -> ProviderE
     elif "missing credentials" in lowered or ("api_key" in lowered and "must be set" in lowered):
         kind, retryable, status = "auth", False, None
         message = "no API key: " + message
-    elif "Timeout" in names or "APITimeoutError" in names or isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+    elif {"Timeout", "APITimeoutError", "TimeoutError"} & names:  # TimeoutError: asyncio's too (3.10)
         kind, retryable = "timeout", True
     elif status == 429 or "RateLimitError" in names:
         kind, retryable = "rate_limit", True
@@ -661,6 +660,8 @@ def backoff_delay(attempt: int, policy: RetryPolicy, retry_after: float | None, 
 
 async def bounded(coro: Awaitable[T], seconds: float) -> T:
     """``await coro`` for at most ``seconds`` (asyncio.timeout runs it in this task: no extra task)."""
+    import asyncio  # here, in a running loop: a run served from recordings never imports asyncio
+
     if hasattr(asyncio, "timeout"):  # Python 3.11+
         async with asyncio.timeout(seconds):
             return await coro
@@ -682,7 +683,7 @@ async def call_with_policy(
     endpoints: Sequence[Endpoint],
     policy: RetryPolicy,
     *,
-    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    sleep: Callable[[float], Awaitable[Any]] | None = None,
     rng: random.Random | None = None,
     stats: Attempts | None = None,
     bounded_attempts: bool = True,
@@ -692,8 +693,11 @@ async def call_with_policy(
     Each attempt is also bounded here (the timeout plus a margin, ``asyncio.timeout``), so a provider
     that ignores its timeout cannot hang the run; not with ``bounded_attempts=False``, for a streamed
     answer, which may take longer in all (its client bounds each wait). Raises ProviderError naming
-    every model's failure.
+    every model's failure. ``sleep``: what waits between attempts (None: ``asyncio.sleep``).
     """
+    import asyncio  # here, in a running loop: a run served from recordings never imports asyncio
+
+    sleep = sleep or asyncio.sleep
     rng = rng or random.Random()
     stats = stats if stats is not None else Attempts()
     last: ProviderError | None = None

@@ -1,9 +1,10 @@
 """Running datasets: render each case, get the model's answer (recorded or live), check it.
 
 :func:`run_tests` is the one entry point. It runs every selected case of every dataset (for each
-``--model`` when several are compared, and again on a baseline version when asked) in one asyncio
-loop with at most ``concurrency`` model calls in flight, and always returns a :class:`RunResult`:
-a provider failure, a render error or a missing recording fails that case with its reason.
+``--model`` when several are compared, and again on a baseline version when asked), and always
+returns a :class:`RunResult`: a provider failure, a render error or a missing recording fails that
+case with its reason. The cases served from recordings with local checks run at once, without an
+event loop; the rest run in one asyncio loop with at most ``concurrency`` model calls in flight.
 
 The completion function is a parameter (:class:`Services`), so tests can pass a fake; by default
 calls go through :class:`~promptctl.evals.providers.Providers`: the native client for OpenAI-compatible
@@ -12,14 +13,12 @@ endpoints, litellm for the rest, each made on the first live call that needs it.
 
 from __future__ import annotations
 
-import asyncio
 import difflib
 import gc
 import os
 import shlex
 import time
-import types
-from collections.abc import Callable, Coroutine, Generator, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -239,46 +238,50 @@ class _Run:
             litellm_installed()
             start_loading_litellm()
 
-    async def run(self, jobs: list[_Job]) -> None:
-        # A case whose checks are all local is first run at once, in this task: when its answer is
-        # recorded it is done then, with no task of its own. One that needs a live call stops at the
-        # call (NeedsTask, before anything is sent or counted) and runs in a task of its own, as does
-        # every case with a model-graded, embedding or python check. The cases start in order, every
-        # one before anything any of them waits for, as with a task per case.
-        tasks: list[asyncio.Future[None]] = []
+    def at_once(self, jobs: Sequence[_Job]) -> list[_Job]:
+        """Run at once, here and without an event loop, every case whose answer is recorded and whose
+        checks are all local; return the others, to run in tasks. A case that turns out to need a live
+        call stops there (NeedsTask: before anything is sent or counted) and is returned with them, as
+        is every case with a model-graded, embedding or python check. A run served from recordings so
+        never starts an event loop, nor imports asyncio."""
+        # refresh and off call for every case, and so does a run with nothing recorded yet
+        if self.options.mode not in ("auto", "replay") or len(self.store) == 0:
+            return list(jobs)
+        rest: list[_Job] = []
         local: dict[int, bool] = {}  # per dataset: its default assertions are all local
         stop: StopRun | None = None
-        # refresh and off call for every case, and so does a run with nothing recorded yet
-        at_once = self.options.mode in ("auto", "replay") and len(self.store) > 0
-        self.caller.eager = asyncio.current_task()
         collecting = gc.isenabled()
+        if collecting:  # what the cases make stays to the end (their results): the cyclic
+            gc.disable()  # collector would only walk it, over and over; on again below
+        self.caller.at_once = True
         try:
-            if collecting and at_once:  # what the cases run at once make stays to the end (their results):
-                gc.disable()  # the cyclic collector would only walk it, over and over; on again below
             for job in jobs:
                 ok = local.get(id(job.dataset))
                 if ok is None:
                     ok = local[id(job.dataset)] = _local_checks(job.dataset.default_asserts)
-                if not (ok and at_once and _local_checks(job.case.asserts)):
-                    tasks.append(asyncio.ensure_future(self._run_job(job)))
+                if not (ok and _local_checks(job.case.asserts)):
+                    rest.append(job)
                     continue
-                coro = self._run_job(job)
                 try:
-                    waiting = coro.send(None)
-                except StopIteration:
-                    continue
+                    _to_the_end(self._run_job(job))
                 except NeedsTask:
-                    tasks.append(asyncio.ensure_future(self._run_job(job)))
-                    continue
+                    rest.append(job)
                 except StopRun as e:
                     stop = stop or e
-                    continue
-                tasks.append(asyncio.ensure_future(_resume(coro, waiting)))
-            self.caller.eager = None
+        finally:
+            self.caller.at_once = False
             if collecting:
                 gc.enable()
-            if stop is not None:
-                raise stop
+        if stop is not None:
+            raise stop
+        return rest
+
+    async def run(self, jobs: Sequence[_Job]) -> None:
+        """Run ``jobs``, each in a task of its own, at most ``concurrency`` model calls in flight."""
+        import asyncio
+
+        tasks = [asyncio.ensure_future(self._run_job(job)) for job in jobs]
+        try:
             await asyncio.gather(*tasks)
         except StopRun:
             for task in tasks:
@@ -286,9 +289,6 @@ class _Run:
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
         finally:
-            self.caller.eager = None
-            if collecting:
-                gc.enable()
             await self.caller.aclose()
 
     async def _grade(self, messages: list[dict[str, str]]) -> str:
@@ -308,7 +308,7 @@ class _Run:
             result = await self._case(job)
         except ProviderError as e:
             result = CaseResult(job.case.id, "skipped" if e.kind == "budget" else "error", reason=str(e))
-        except (asyncio.CancelledError, StopRun):
+        except StopRun:  # (a task's cancellation is no Exception: it passes too)
             raise
         except PromptctlError as e:
             result = CaseResult(job.case.id, "error", reason=str(e))
@@ -424,21 +424,17 @@ def _local_checks(asserts: Sequence[Any]) -> bool:
     return True
 
 
-@types.coroutine
-def _resume(coro: Coroutine[Any, Any, None], waiting: Any) -> Generator[Any, None, None]:
-    """The rest of ``coro``, which has run until it yielded ``waiting`` (what a task waits for: a
-    future, or None for a bare yield), to run as a task: the task waits for ``waiting`` first, then
-    resumes ``coro`` where it stopped (a cancellation meanwhile is thrown into it there)."""
+def _to_the_end(coro: Coroutine[Any, Any, None]) -> None:
+    """Run ``coro`` to its end here, without an event loop. It must never wait (a case run at once
+    stops with NeedsTask before its first wait); a bare yield, as ``asyncio.sleep(0)`` makes, only
+    passes its turn, and there is no other to pass it to."""
     try:
-        yield waiting
-    except BaseException as e:  # noqa: BLE001 - the task's cancellation, for the coroutine to handle
-        try:
-            waiting = coro.throw(e)
-        except StopIteration:
-            return
-        yield from _resume(coro, waiting)
+        while True:
+            if coro.send(None) is not None:
+                coro.close()
+                raise RuntimeError("a case run at once waited for something (it needs a task)")
+    except StopIteration:
         return
-    yield from coro
 
 
 def _file_values_of(project: Project, dataset: Dataset, case: Case) -> list[Mapping[str, Any]]:
@@ -618,7 +614,11 @@ def run_tests(
     run = _Run(project, options, services, on_case)
     run.prepare(jobs)
     try:
-        asyncio.run(run.run(jobs))
+        rest = run.at_once(jobs)
+        if rest:
+            import asyncio  # only now: a run served from recordings never imports it
+
+            asyncio.run(run.run(rest))
     finally:
         run.store.close()
     unused = None
