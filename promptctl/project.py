@@ -20,7 +20,7 @@ from .inputs import normalize_inputs
 from .model import Case, Dataset, Entry, HistorySlot, Message, Prompt, Sample, content_hash
 from .schemas import validate
 from .sources import Source, WorkTree, load_yaml, read_text
-from .templates import PartialNotFound, Renderer
+from .templates import Renderer
 from .yamlio import Document
 
 VERSION_RE = re.compile(r"v[0-9]+")
@@ -208,6 +208,8 @@ class Project:
             if e.message == "file not found":
                 # jinja's `ignore missing` and include lists need TemplateNotFound;
                 # the renderer turns it into a located IncludeError otherwise.
+                from .sandbox import PartialNotFound  # (only jinja reads partials: it is loaded)
+
                 raise PartialNotFound(name, self.source.display(rel)) from None
             raise
 

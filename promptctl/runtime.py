@@ -40,7 +40,7 @@ from .model import Prompt as PromptData
 from .registry.bundle import bundle_key, bundle_prompt, decode_bundle
 from .registry.channels import decode_record, head_key, record_hash, record_key, record_seqs
 from .registry.stores import LocalStore, open_store
-from .templates import PartialNotFound, Renderer
+from .templates import Renderer
 
 __all__ = ["GuardError", "GuardResult", "Prompt", "Registry", "RegistryStatus"]
 
@@ -297,6 +297,8 @@ class _Snapshot:
 
         def read(name: str) -> tuple[str, str]:
             if name not in partials:
+                from .sandbox import PartialNotFound  # (only jinja reads partials: it is loaded)
+
                 raise PartialNotFound(name, f"{self.version}:partials/{name}")
             return partials[name], f"{self.version}:{name}"
 

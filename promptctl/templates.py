@@ -3,6 +3,13 @@
 Standard library and jinja2 only: the runtime renders with this same module,
 so that an application sees exactly what ``promptctl render`` shows.
 
+- A message that only puts inputs into text (``Hello {{ name }}``: no blocks,
+  filters, expressions or comments) is rendered here, as Jinja renders it
+  (``str()`` of each value, the one trailing newline dropped), without jinja2;
+  every other one is compiled by Jinja (:mod:`promptctl.sandbox`, imported on
+  the first that needs it), as is a plain one whose input is missing or whose
+  text is over the limit, so that its error is Jinja's, located.
+
 - Templates run in jinja2's ``ImmutableSandboxedEnvironment`` with
   ``StrictUndefined`` and no autoescaping; a sandbox violation is an error
   naming the file and line, never silent empty output.
@@ -18,39 +25,26 @@ from __future__ import annotations
 import contextvars
 import posixpath
 import re
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any
-
-import jinja2
-from jinja2 import nodes
-from jinja2.compiler import CodeGenerator, Frame
-from jinja2.exceptions import SecurityError, TemplateNotFound, TemplateSyntaxError, UndefinedError
-from jinja2.runtime import LoopContext
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from .errors import IncludeError, InputError, SandboxError, TemplateError
 from .inputs import validate_inputs
 from .limits import RenderLimits
 from .model import HistorySlot, Message, Prompt
 
+if TYPE_CHECKING:
+    import jinja2
+    from jinja2 import nodes
+    from jinja2.exceptions import UndefinedError
+
+    from .sandbox import _ConfinedLoader
+
 #: Reads a partial by its name under the prompt root; returns its text and the
 #: file name to show in errors. Raises IncludeError when it cannot.
 PartialReader = Callable[[str], tuple[str, str]]
 
 ROLES = ("system", "user", "assistant", "tool")
-
-
-class PartialNotFound(TemplateNotFound):
-    """A partial that does not exist; ``display`` is the file the author should create."""
-
-    def __init__(self, name: str, display: str) -> None:
-        super().__init__(name)
-        self.display = display
-
-
-def _missing_hint(e: TemplateNotFound) -> str:
-    where = getattr(e, "display", None)
-    return f"create {where} or fix the include path" if where else "check the include path"
 
 
 def check_partial_name(name: str) -> str:
@@ -73,20 +67,6 @@ def check_partial_name(name: str) -> str:
     return posixpath.normpath(name)
 
 
-class _ConfinedLoader(jinja2.BaseLoader):
-    def __init__(self, read: PartialReader) -> None:
-        self.read = read
-        self.files: dict[str, str] = {}  # display file name -> partial name
-
-    def get_source(
-        self, environment: jinja2.Environment, template: str
-    ) -> tuple[str, str, Callable[[], bool]]:
-        name = check_partial_name(template)
-        text, filename = self.read(name)
-        self.files[filename] = name
-        return text, filename, lambda: True
-
-
 #: The default limits of one render (all messages together): the most characters it may produce, the
 #: most items all its ``range()`` calls may produce, the most iterations all its for-loops may run. A
 #: template or an input value can make neither memory nor CPU run away. :class:`RenderLimits` (set by
@@ -96,7 +76,6 @@ DEFAULT_LIMITS = RenderLimits()
 MAX_OUTPUT_CHARS = DEFAULT_LIMITS.max_output_chars
 MAX_RANGE_ITEMS = DEFAULT_LIMITS.max_range_items
 MAX_LOOP_ITERATIONS = DEFAULT_LIMITS.max_loop_iterations
-_WIDTH_METHODS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs"})
 
 
 class _RenderState:
@@ -142,191 +121,51 @@ def _check_size(what: str, size: int) -> None:
         raise _limit(what, size, limit)
 
 
-def _bounded_range(*args: int) -> range:
-    r = range(*args)
-    state = _state()
-    limit = state.limits.max_range_items
-    if state.range_items + len(r) > limit:
-        raise _limit("the items of range() in this render", state.range_items + len(r), limit)
-    state.range_items += len(r)
-    return r
-
-
-class _CountedLoop:
-    """The iterable of a ``{% for %}`` loop, each item counted against the render's loop limit.
-
-    It keeps the iterable's ``len()`` (so ``loop.length`` stays cheap) and counts when an item is
-    taken, before the loop body runs: nested loops that print nothing are bounded too.
-    """
-
-    __slots__ = ("_items",)
-
-    def __init__(self, items: Any) -> None:
-        self._items = items
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __iter__(self) -> Iterator[Any]:
-        return _count_iterations(iter(self._items), _state())
-
-
-def _count_iterations(items: Iterator[Any], state: _RenderState) -> Iterator[Any]:
-    limit = state.limits.max_loop_iterations
-    for item in items:
-        state.loop_iterations += 1
-        if state.loop_iterations > limit:
-            what = f"the for-loop iterations of {state.prompt!r}" if state.prompt else "the for-loop iterations"
-            raise _limit(what, state.loop_iterations, limit)
-        yield item
-
-
-class _LoopCountingCodeGenerator(CodeGenerator):
-    """jinja2's code generator, with the iterable of every for-loop wrapped in :class:`_CountedLoop`.
-
-    ``{% for x in items if test %}`` compiles to ``for x in <filter>(environment.call(context,
-    environment.counted_loop, items))``: items the filter skips count too. A recursive loop's
-    ``loop(children)`` calls are counted by :meth:`_StrictSandbox.call`.
-    """
-
-    def visit_For(self, node: nodes.For, frame: Frame) -> None:
-        iterable = node.iter
-        node.iter = nodes.Call(nodes.EnvironmentAttribute("counted_loop"), [iterable], [], None, None,
-                               lineno=iterable.lineno)
-        try:
-            super().visit_For(node, frame)
-        finally:
-            node.iter = iterable  # the tree is left as parsed (lint caches and walks it)
-
-
-def _text_size(value: Any) -> int:
-    return len(value) if isinstance(value, (str, list, tuple)) else 0
-
-
-class _StrictSandbox(ImmutableSandboxedEnvironment):
-    """The immutable sandbox, where an unsafe attribute raises at once, and whose work is bounded.
-
-    jinja2's sandbox returns an Undefined for an unsafe attribute, which
-    ``default`` or ``is defined`` would quietly turn into empty text. Repetition (``'=' * n``),
-    ``**``, string widths (``center``, ``%``-formats, ``format``), ``lipsum`` and ``range`` are
-    checked before they run, and every for-loop iteration is counted (see
-    :class:`_LoopCountingCodeGenerator`), so no template or input can exhaust memory or CPU.
-    """
-
-    intercepted_binops = frozenset({"*", "**", "%"})
-    code_generator_class = _LoopCountingCodeGenerator
-
-    @staticmethod
-    def counted_loop(items: Any) -> _CountedLoop:
-        """A for-loop's iterable, counted (called by the code :class:`_LoopCountingCodeGenerator` writes)."""
-        return _CountedLoop(items)
-
-    def unsafe_undefined(self, obj: Any, attribute: str) -> jinja2.Undefined:
-        raise SecurityError(f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe.")
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "*":
-            for seq, n in ((left, right), (right, left)):
-                if isinstance(n, int) and _text_size(seq):
-                    _check_size("a repeated text or list", _text_size(seq) * n)
-        elif operator == "**":
-            if isinstance(left, int) and isinstance(right, int) and abs(left) > 1 and right > 4096:
-                raise _limit("an exponent", right, 4096)
-        elif operator == "%" and isinstance(left, str):
-            _check_format_widths(left, right)
-        return super().call_binop(context, operator, left, right)
-
-    def wrap_str_format(self, value: Any) -> Any:
-        wrapped = super().wrap_str_format(value)
-        if wrapped is None:
-            return None
-        text = value.__self__
-
-        def bounded(*args: Any, **kwargs: Any) -> str:  # str.format / format_map: widths checked first
-            _check_format_widths(text, args)
-            return wrapped(*args, **kwargs)
-
-        return bounded
-
-    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 - jinja's signature
-        if isinstance(__obj, LoopContext) and args:  # loop(children) in a recursive loop: counted as well
-            args = (_CountedLoop(args[0]), *args[1:])
-        name = getattr(__obj, "__name__", "")
-        owner = getattr(__obj, "__self__", None)
-        if isinstance(owner, str):
-            if name in _WIDTH_METHODS and args and isinstance(args[0], int):
-                _check_size(f"str.{name}() width", args[0])
-            elif name == "join" and args:  # (str.format never reaches call(): see wrap_str_format)
-                items = args[0]
-                if isinstance(items, (list, tuple)):
-                    _check_size("a joined text", len(owner) * len(items) + sum(_text_size(i) for i in items))
-            elif name == "replace" and len(args) >= 2 and isinstance(args[1], str):
-                _check_size("a replaced text", len(owner) + owner.count(args[0]) * len(args[1]) if args[0] else
-                            len(owner) * (len(args[1]) + 1))
-        return super().call(__context, __obj, *args, **kwargs)
-
-
-_FORMAT_WIDTH = re.compile(r"[%:{][^%:{}a-zA-Z]*?(\d{4,})")
-
-
-def _check_format_widths(fmt: str, args: Any) -> None:
-    """Refuse %-formats and format() specs whose width or precision is huge (or taken from an argument)."""
-    for m in _FORMAT_WIDTH.finditer(fmt):
-        _check_size("a format width", int(m.group(1)))
-    if "*" in fmt and "%" in fmt:
-        values = args if isinstance(args, tuple) else (args,)
-        for v in values:
-            if isinstance(v, int):
-                _check_size("a format width", abs(v))
-
-
-def _center(value: Any, width: int = 80) -> str:
-    if isinstance(width, int):
-        _check_size("center() width", width)
-    return str(value).center(width)
-
-
-def _indent(s: Any, width: Any = 4, first: bool = False, blank: bool = False) -> str:
-    from jinja2.filters import do_indent
-
-    if isinstance(width, int):
-        _check_size("indent() width", width * max(1, str(s).count("\n") + 1))
-    elif isinstance(width, str):
-        _check_size("indent() text", len(width) * max(1, str(s).count("\n") + 1))
-    return do_indent(s, width, first, blank)
-
-
-def _format(value: str, *args: Any, **kwargs: Any) -> str:
-    from jinja2.filters import do_format
-
-    _check_format_widths(str(value), args)
-    return do_format(value, *args, **kwargs)
-
-
-def _lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:  # noqa: A002 - jinja's names
-    from jinja2.utils import generate_lorem_ipsum
-
-    limit = _limits().max_output_chars // 8
-    if isinstance(n, int) and isinstance(max, int) and n * max > limit:
-        raise _limit("lipsum() words", n * max, limit)
-    return generate_lorem_ipsum(n=n, html=html, min=min, max=max)
-
-
-def make_environment(read: PartialReader) -> ImmutableSandboxedEnvironment:
-    """The sandboxed environment prompts render in."""
-    env = _StrictSandbox(
-        loader=_ConfinedLoader(read),
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,
-        auto_reload=False,
-        cache_size=-1,
-    )
-    env.globals.update(range=_bounded_range, lipsum=_lipsum)
-    env.filters.update(center=_center, indent=_indent, format=_format)
-    return env
-
-
 _Origin = tuple[str, int, int, bool]  # file, line of template line 1 (0: unknown), col, block scalar
+
+# -- plain messages: inputs put into text, rendered without Jinja -------------------------------
+
+#: ``{{ name }}``: an input's value and nothing else (no filter, attribute, call, operator or `-`)
+_PUT = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+#: names that are not variables in Jinja (its constants and operators)
+_NOT_NAMES = frozenset({"true", "false", "none", "True", "False", "None", "and", "or", "not", "in", "is", "if", "else"})
+_MISSING = object()
+
+
+def plain_pieces(source: str) -> tuple[str, ...] | None:
+    """A message that only puts inputs into text, split as ``(text, name, text, name, …, text)``,
+    with the text as Jinja renders it; None for any other (Jinja renders it).
+
+    Jinja drops one trailing newline (``keep_trailing_newline`` is off); a text with ``\\r`` (whose
+    newlines Jinja rewrites), a ``{{``, ``{%`` or ``{#`` that is not a plain ``{{ name }}``, or a
+    ``{`` just before one (Jinja would read ``{{{`` from its first brace) is not plain.
+    """
+    if "\r" in source or "{%" in source or "{#" in source:
+        return None
+    if source.endswith("\n"):
+        source = source[:-1]
+    pieces = tuple(_PUT.split(source))
+    for i, piece in enumerate(pieces):
+        if i % 2:
+            if piece in _NOT_NAMES:
+                return None
+        elif "{{" in piece or (piece.endswith("{") and i < len(pieces) - 1):
+            return None
+    return pieces
+
+
+def _put(pieces: tuple[str, ...], context: Mapping[str, Any]) -> str | None:
+    """The text of a plain message with ``context``'s values, as Jinja makes it (``str()`` of each);
+    None when a name is not in ``context`` (Jinja then says it, at its line)."""
+    if len(pieces) == 1:
+        return pieces[0]
+    parts = list(pieces)
+    for i in range(1, len(parts), 2):
+        value = context.get(parts[i], _MISSING)
+        if value is _MISSING:
+            return None
+        parts[i] = value if type(value) is str else str(value)
+    return "".join(parts)
 
 
 class Renderer:
@@ -337,11 +176,32 @@ class Renderer:
 
     def __init__(self, read: PartialReader, limits: RenderLimits | None = None) -> None:
         self.limits = limits if limits is not None else DEFAULT_LIMITS
-        self.env = make_environment(read)
-        self._loader: _ConfinedLoader = self.env.loader  # type: ignore[assignment]
+        self._read = read
+        self._env: jinja2.Environment | None = None
         self._compiled: dict[tuple[str, int, str], jinja2.Template] = {}
         self._origins: dict[str, _Origin] = {}
         self._texts: dict[str, jinja2.Template] = {}  # render_text's compiled templates
+        self._plain: dict[str, tuple[str, ...] | None] = {}  # a message's text -> its plain_pieces
+
+    @property
+    def env(self) -> jinja2.Environment:
+        """The sandboxed Jinja environment (made, and jinja2 imported, on the first use)."""
+        if self._env is None:
+            from .sandbox import make_environment
+
+            self._env = make_environment(self._read)
+        return self._env
+
+    @property
+    def _loader(self) -> _ConfinedLoader:
+        return self.env.loader  # type: ignore[return-value]  # make_environment's own loader
+
+    def plain(self, content: str) -> tuple[str, ...] | None:
+        """``content``'s :func:`plain_pieces` (cached)."""
+        pieces = self._plain.get(content, _MISSING)
+        if pieces is _MISSING:
+            pieces = self._plain[content] = plain_pieces(content)
+        return pieces  # type: ignore[return-value]
 
     # -- compiling and static analysis ---------------------------------------------------------
 
@@ -353,6 +213,8 @@ class Renderer:
         key = (prompt.source, index, message.content)
         tmpl = self._compiled.get(key)
         if tmpl is None:
+            from jinja2.exceptions import TemplateSyntaxError
+
             filename = self._filename(prompt, index)
             self._origins[filename] = (prompt.source, message.line, message.col, message.block)
             try:
@@ -377,8 +239,10 @@ class Renderer:
         """
         found: dict[str, str] = {}
         for index, entry in enumerate(prompt.messages):
-            if not isinstance(entry, Message):
-                continue
+            if not isinstance(entry, Message) or self.plain(entry.content) is not None:
+                continue  # a plain message includes nothing and has no syntax to check
+            from jinja2.exceptions import TemplateSyntaxError
+
             filename = self._filename(prompt, index)
             self._origins[filename] = (prompt.source, entry.line, entry.col, entry.block)
             try:
@@ -391,6 +255,10 @@ class Renderer:
         return found
 
     def _follow(self, ast: nodes.Template, filename: str, chain: list[str], found: dict[str, str]) -> None:
+        from jinja2.exceptions import TemplateNotFound, TemplateSyntaxError
+
+        from .sandbox import _missing_hint, iter_includes
+
         for name, lineno, optional in iter_includes(ast):
             if name is None:
                 continue
@@ -456,6 +324,8 @@ class Renderer:
     def render_text(self, source: str, values: Mapping[str, Any], *, what: str) -> str:
         """Render one standalone template ``source`` (an assertion's value, say) in the same sandbox and
         limits as prompts; a failure is a TemplateError naming ``what``."""
+        from jinja2.exceptions import SecurityError
+
         token = _budget.set(_RenderState(self.limits, what))
         try:
             template = self._texts.get(source)
@@ -482,7 +352,16 @@ class Renderer:
             if isinstance(entry, HistorySlot):
                 out.extend(_history(context.get(entry.input), entry.input, prompt.name))
                 continue
-            tmpl = self.compile_message(prompt, index, entry)
+            pieces = self.plain(entry.content)
+            text = None if pieces is None else _put(pieces, context)
+            if text is not None and size + len(text) <= limit:
+                size += len(text)
+                msg: dict[str, Any] = {"role": entry.role, "content": text}
+                if entry.name is not None:
+                    msg["name"] = entry.name
+                out.append(msg)
+                continue
+            tmpl = self.compile_message(prompt, index, entry)  # (a plain one too, to say what is wrong)
             try:
                 parts = []
                 for chunk in tmpl.generate(context):
@@ -496,12 +375,14 @@ class Renderer:
                     raise
                 raise self._error(e, self._filename(prompt, index)) from None
             except Exception as e:  # noqa: BLE001 - every template failure becomes a located error
+                from jinja2.exceptions import UndefinedError
+
                 filename = self._filename(prompt, index)
                 error = self._error(e, filename)
                 if isinstance(e, UndefinedError):
                     _say_undefined(error, e, filename, entry.content, prompt)
                 raise error from None
-            msg: dict[str, Any] = {"role": entry.role, "content": content}
+            msg = {"role": entry.role, "content": content}
             if entry.name is not None:
                 msg["name"] = entry.name
             out.append(msg)
@@ -516,6 +397,10 @@ class Renderer:
 
     def _error(self, exc: BaseException, filename: str) -> TemplateError:
         """Turn a Jinja failure into a located promptctl error."""
+        from jinja2.exceptions import SecurityError, TemplateNotFound, TemplateSyntaxError, UndefinedError
+
+        from .sandbox import _missing_hint
+
         if isinstance(exc, TemplateSyntaxError):
             where = exc.filename or filename
             file, line, col = self._locate(where, exc.lineno)
@@ -584,28 +469,6 @@ def _say_undefined(error: TemplateError, exc: UndefinedError, filename: str, sou
     error.hint = f"did you mean {close[0]!r}?" if close else "declare it under `inputs` or fix the name"
 
 
-def iter_includes(ast: nodes.Template) -> Iterator[tuple[str | None, int, bool]]:
-    """Each ``{% include %}``/``import``/``extends`` target with its line, and whether it may be missing.
-
-    The name is None for a dynamic target. The candidates of a list
-    (``{% include ['a.j2', 'b.j2'] %}``) may each be missing, as may a target
-    marked ``ignore missing``.
-    """
-    for node in ast.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
-        target = node.template  # type: ignore[attr-defined]  # every node type above has one
-        optional = bool(getattr(node, "ignore_missing", False))
-        if isinstance(target, nodes.Const) and isinstance(target.value, str):
-            yield target.value, node.lineno, optional
-        elif isinstance(target, (nodes.Tuple, nodes.List)):
-            for item in target.items:
-                if isinstance(item, nodes.Const) and isinstance(item.value, str):
-                    yield item.value, node.lineno, True
-                else:
-                    yield None, node.lineno, True
-        else:
-            yield None, node.lineno, optional
-
-
 def _history(value: Any, name: str, prompt: str) -> list[dict[str, Any]]:
     """Validate the messages spliced from history input ``name``."""
     if value is None:
@@ -626,3 +489,13 @@ def _history(value: Any, name: str, prompt: str) -> list[dict[str, Any]]:
     if problems:
         raise InputError(f"bad history input for {prompt!r}", problems=problems)
     return out
+
+
+def __getattr__(name: str) -> Any:
+    """The Jinja side's names, as this module had them (``PartialNotFound``, ``make_environment``,
+    ``iter_includes``): from :mod:`promptctl.sandbox`, imported when first asked for."""
+    if name in ("PartialNotFound", "make_environment", "iter_includes"):
+        from . import sandbox
+
+        return getattr(sandbox, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

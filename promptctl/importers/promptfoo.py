@@ -1150,7 +1150,7 @@ class _Importer:
     @property
     def env(self) -> Any:
         if self._env is None:
-            from ..templates import make_environment
+            from ..sandbox import make_environment
 
             def no_partials(name: str) -> tuple[str, str]:
                 raise FileNotFoundError(name)
