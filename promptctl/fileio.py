@@ -15,7 +15,6 @@ Standard library only (the runtime writes its cache with this module).
 from __future__ import annotations
 
 import os
-import secrets
 import stat
 from pathlib import Path
 
@@ -26,7 +25,7 @@ def create_temp(folder: str | os.PathLike[str], prefix: str, suffix: str = ".tmp
     """A new, empty file in ``folder`` opened for writing: ``(fd, path)``; mode 0o666 less the umask."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
     for _ in range(100):
-        path = os.path.join(folder, f"{prefix}{secrets.token_hex(6)}{suffix}")
+        path = os.path.join(folder, f"{prefix}{os.urandom(6).hex()}{suffix}")
         try:
             return os.open(path, flags, 0o666), path
         except FileExistsError:

@@ -56,6 +56,10 @@ class Invalid(ValueError):
         self.value, self.name, self.definition, self.rule = value, name, definition, rule
 
 
+#: the version of what _generate makes of fastjsonschema's code (part of the cache key)
+GENERATED = "2"
+
+
 def _generate(name: str) -> Any:
     """The check of schema ``name`` as a code object: fastjsonschema's generated source (draft-07),
     raising :class:`Invalid`, so that running it needs neither fastjsonschema nor its imports."""
@@ -69,6 +73,9 @@ def _generate(name: str) -> Any:
     source = fastjsonschema.compile_to_code(schema)
     # its exceptions are given by _fast_check's namespace: the check runs without importing fastjsonschema
     source = re.sub(r"^from fastjsonschema import .*$", "", source, flags=re.M)
+    # and Decimal too (the namespace's stands in): promptctl's loaders make no Decimal, so a decimal
+    # import in every process that checks a file would be for nothing
+    source = re.sub(r"^from decimal import Decimal$", "", source, flags=re.M)
     entry = re.search(r"^def (\w+)\(", source, re.M)
     assert entry is not None, "fastjsonschema generated no function"
     source += f"\n__check__ = {entry.group(1)}\n"
@@ -91,6 +98,7 @@ def _cache_name(name: str) -> str:
 
     digest = hashlib.sha256(schema_path(name).read_bytes())
     digest.update(sys.implementation.cache_tag.encode())
+    digest.update(GENERATED.encode())
     spec = importlib.util.find_spec("fastjsonschema")
     if spec is not None and spec.origin:
         try:
@@ -133,10 +141,15 @@ def _fast_check(name: str) -> Any:
     return _namespace(name)["__check__"]
 
 
+class _NoDecimal:
+    """What the compiled checks take for ``decimal.Decimal`` (a number type to them): no value is one."""
+
+
 @cache
 def _namespace(name: str) -> dict[str, Any]:
     """The compiled check of schema ``name``, run: its functions, one per definition."""
-    namespace: dict[str, Any] = {"JsonSchemaValueException": Invalid, "JsonSchemaValuesException": Invalid}
+    namespace: dict[str, Any] = {"JsonSchemaValueException": Invalid, "JsonSchemaValuesException": Invalid,
+                                 "Decimal": _NoDecimal}
     exec(_compiled(name), namespace)
     return namespace
 

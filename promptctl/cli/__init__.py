@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 from typing import Any
 
@@ -124,6 +123,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     except PromptctlError as e:
         sys.stderr.write(f"error: {e}\n")
         if state.get("debug"):
+            import traceback
+
             traceback.print_exc()
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
@@ -133,6 +134,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(1)
     except Exception as e:  # noqa: BLE001 - the last resort: exit 3, traceback only with --debug
         if state.get("debug") or "--debug" in args:
+            import traceback
+
             traceback.print_exc()
         else:
             sys.stderr.write(

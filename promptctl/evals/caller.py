@@ -5,7 +5,6 @@ and the retry policy, recorded as they arrive (:class:`Caller`); and the budget 
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -28,6 +27,7 @@ from .recordings import EMBEDDINGS_FILE, RecordingStore, request_key
 
 if TYPE_CHECKING:
     import asyncio
+    import random
 
     from .providers import Providers
 
@@ -154,7 +154,7 @@ class Caller:
         self.services = services
         self.policy = policy
         self.budget = budget
-        self.rng = services.rng or random.Random()
+        self._rng = services.rng
         self.live_calls = 0
         self.replayed = 0
         self._inflight: dict[str, asyncio.Future[Any]] = {}
@@ -162,6 +162,15 @@ class Caller:
         self._expect: dict[str, int] = {}  # request key -> the answer's expected tokens (its golden's)
         self.at_once = False  # cases are being run at once, without an event loop (see _Run.at_once)
         self._semaphore: asyncio.Semaphore | None = None
+
+    @property
+    def rng(self) -> random.Random:
+        """The retries' jitter (made on the first live call)."""
+        if self._rng is None:
+            import random
+
+            self._rng = random.Random()
+        return self._rng
 
     @property
     def semaphore(self) -> asyncio.Semaphore:

@@ -21,7 +21,6 @@ import functools
 import importlib
 import json
 import os
-import random
 import re
 import threading
 import time
@@ -29,9 +28,12 @@ import warnings
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import DependencyError, ProviderError
+
+if TYPE_CHECKING:
+    import random
 
 INSTALL_HINT = "pip install 'promptctl[eval]'"
 LITELLM_ENV = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_MODE": "PRODUCTION", "LITELLM_LOG": "ERROR"}
@@ -696,6 +698,7 @@ async def call_with_policy(
     every model's failure. ``sleep``: what waits between attempts (None: ``asyncio.sleep``).
     """
     import asyncio  # here, in a running loop: a run served from recordings never imports asyncio
+    import random
 
     sleep = sleep or asyncio.sleep
     rng = rng or random.Random()
