@@ -14,12 +14,11 @@
 
 Imports only the standard library, jinja2 when a message needs it (a plain ``Hello {{ name }}``
 does not), and boto3 only when an ``s3://`` URL is used; it renders with the same sandboxed
-renderer as ``promptctl render``, so an application sees exactly what the CLI shows. Every bundle is digest-verified before use; the last verified bundle can be
-kept on disk (``cache_dir``) and served when the registry is unreachable; a channel that
-disappears is an error, never a silent stale copy. A background thread checks the channel head at
-most every ``refresh_s`` seconds and swaps whole bundles atomically: one ``get`` never mixes
-two versions.
-"""
+renderer as ``promptctl render``, so an application sees exactly what the CLI shows. Every bundle
+is digest-verified before use; the last verified bundle can be kept on disk (``cache_dir``) and
+served when the registry is unreachable; a channel that disappears is an error, never a silent
+stale copy. A background thread checks the channel head at most every ``refresh_s`` seconds and
+swaps whole bundles atomically: one ``get`` never mixes two versions. """
 
 from __future__ import annotations
 
