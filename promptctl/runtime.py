@@ -18,7 +18,8 @@ renderer as ``promptctl render``, so an application sees exactly what the CLI sh
 is digest-verified before use; the last verified bundle can be kept on disk (``cache_dir``) and
 served when the registry is unreachable; a channel that disappears is an error, never a silent
 stale copy. A background thread checks the channel head at most every ``refresh_s`` seconds and
-swaps whole bundles atomically: one ``get`` never mixes two versions. """
+swaps whole bundles atomically: one ``get`` never mixes two versions.
+"""
 
 from __future__ import annotations
 
