@@ -670,3 +670,27 @@ def test_the_cyclic_collector_rests_while_recorded_cases_run_at_once_and_is_left
         assert not gc.isenabled()  # a caller's choice is kept
     finally:
         gc.enable()
+
+
+def test_a_case_run_at_once_that_waits_is_a_bug_said_plainly():
+    """Cases run at once have no event loop: a bare yield passes, waiting for a future is an error."""
+    from promptctl.evals.runner import _to_the_end
+
+    seen = []
+
+    async def passes_its_turn():
+        await asyncio.sleep(0)
+        seen.append("done")
+
+    _to_the_end(passes_its_turn())
+    assert seen == ["done"]
+
+    class Waits:
+        def __await__(self):
+            yield "a future"
+
+    async def waits():
+        await Waits()
+
+    with pytest.raises(RuntimeError, match="waited for something"):
+        _to_the_end(waits())
