@@ -173,9 +173,9 @@ def is_valid(data: Any, name: str) -> bool:
 
 @cache
 def _validator(name: str) -> Any:
-    from jsonschema import Draft202012Validator
+    from .jsonschemas import load
 
-    return Draft202012Validator(load_schema(name))
+    return load().Draft202012Validator(load_schema(name))
 
 
 def json_path(parts: Any) -> str:

@@ -498,9 +498,11 @@ def _checkers(schema: Mapping[str, Any]) -> tuple[Any, Any]:
     key = json.dumps(schema, sort_keys=True, default=str)
     found = _CHECKERS.get(key)
     if found is None:
-        from jsonschema import Draft202012Validator
-        from jsonschema.exceptions import SchemaError as BadSchema
+        from ..jsonschemas import load
 
+        jsonschema = load()
+        Draft202012Validator = jsonschema.Draft202012Validator
+        BadSchema = jsonschema.exceptions.SchemaError
         try:
             # `format` is checked (email, date, date-time, uri, uuid, ipv4, …), as promptfoo's ajv-formats does
             Draft202012Validator.check_schema(dict(schema))

@@ -63,10 +63,10 @@ def schema_problem(data: Any, name: str) -> str | None:
 
     if is_valid(data, name):
         return None
-    from jsonschema import Draft202012Validator
-    from jsonschema.exceptions import best_match
+    from ..jsonschemas import load
 
-    error = best_match(Draft202012Validator(load_schema(name)).iter_errors(data))
+    jsonschema = load()
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(load_schema(name)).iter_errors(data))
     where = "/".join(str(p) for p in error.absolute_path) or "$"
     return f"breaks the {name} schema at {where}: {error.message}"
 
