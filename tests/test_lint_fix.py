@@ -98,4 +98,54 @@ def test_fix_refuses_a_version_and_the_rules_say_which_are_fixable(proj):
     r = run_promptctl(["lint", "--explain", "PC201"], proj)
     assert "Fix: none that is always safe" in r.stdout
     rules = run_promptctl(["lint", "--list-rules"], proj).stdout.splitlines()
-    assert [line.split()[0] for line in rules if "[*]" in line and line.startswith("PC")] == ["PC102"]
+    assert [line.split()[0] for line in rules if "[*]" in line and line.startswith("PC")] == ["PC102", "PC502"]
+
+
+def test_a_string_input_yaml_reads_as_a_boolean_or_number_is_pointed_at_and_fixed(tmp_path):
+    """The Norway problem: `country: NO` is false in YAML. Lint says so where it is written, once
+    (a default once for every case), and --fix quotes it; JSONL values and quoted ones are left."""
+    root = write_tree(tmp_path / "p", {
+        "promptctl.yaml": "promptctl: 1\ndefaults: {model: openai/gpt-4o-mini}\n",
+        "prompts/c.prompt.yaml": "inputs: {country: string, code: {type: [string, integer]}, n: number, yes_no: boolean}\n"
+                                 "messages:\n  - role: user\n    content: \"{{ country }} {{ code }} {{ n }} {{ yes_no }}\"\n",
+        "evals/c.eval.yaml": (
+            "prompt: c\n"
+            "defaults:\n"
+            "  inputs: {country: on, code: 7, n: 1.5, yes_no: yes}\n"
+            "cases:\n"
+            "  - id: norway\n"
+            "    inputs: {country: NO}\n"
+            "  - id: sweden\n"
+            "    inputs:\n"
+            "      country: 1.10   # the version\n"
+            "  - id: default-a\n"
+            "  - id: default-b\n"
+            "  - id: quoted\n"
+            "    inputs: {country: \"NO\"}\n"
+            "  - id: clock\n"
+            "    inputs: {country: 12:30, code: 0123}\n"
+            "  - file: rows.jsonl\n"
+        ),
+        "evals/rows.jsonl": '{"id": "json-true", "inputs": {"country": true}}\n',
+    })
+    r = run_promptctl(["lint", "--format", "json"], root)
+    found = [(f["line"], f["col"], f["message"], f.get("fix")) for f in json.loads(r.stdout) if f["code"] == "PC502"]
+    assert found[:4] == [
+        (3, 21, "defaults.inputs: input 'country' must be a string, but YAML reads the unquoted on as boolean true; "
+         "quote it: \"on\"", {"old": "on", "new": '"on"'}),
+        (6, 23, "case 'norway': input 'country' must be a string, but YAML reads the unquoted NO as boolean false; "
+         "quote it: \"NO\"", {"old": "NO", "new": '"NO"'}),
+        (9, 16, "case 'sweden': input 'country' must be a string, but YAML reads the unquoted 1.10 as a number 1.1; "
+         "quote it: \"1.10\"", {"old": "1.10", "new": '"1.10"'}),
+        (15, 23, "case 'clock': input 'country' must be a string, but YAML reads the unquoted 12:30 as a number 750; "
+         "quote it: \"12:30\"", {"old": "12:30", "new": '"12:30"'}),
+    ]
+    # 0123 is an integer, which `code` takes; a JSONL true is what JSON says: the usual message, no fix
+    assert len(found) == 5 and "json-true" in found[4][2] and "got boolean True" in found[4][2] and found[4][3] is None
+    r = run_promptctl(["lint", "--fix"], root)
+    assert "Fixed 4 findings in 1 file" in r.stderr
+    text = (root / "evals/c.eval.yaml").read_text()
+    assert '{country: "on", code: 7' in text and '{country: "NO"}' in text and 'country: "1.10"   # the version' in text
+    assert '{country: "12:30", code: 0123}' in text
+    r = run_promptctl(["lint", "--format", "json"], root)
+    assert [f["message"] for f in json.loads(r.stdout) if f["code"] == "PC502"] == [found[4][2]]

@@ -56,6 +56,49 @@ class _Case:
     col: int = 1
     csv: bool = False
     extra: list[Any] = field(default_factory=list)
+    at: tuple[str | int, ...] | None = None  # where its inputs are in the dataset file (an inline case)
+
+
+#: what YAML 1.1 reads as a boolean, number or null when it is written unquoted (a plain scalar)
+_PLAIN_WORD = re.compile(r"[^\s,\[\]{}#]+")
+
+
+def _yaml_typed(doc: Document, inputs: Mapping[str, Any], case: _Case,
+                defaults: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``(input, as written)`` for each of the case's inputs (or the dataset's default inputs) that the
+    prompt declares as a string and YAML read as a boolean or number because it is unquoted: ``NO``,
+    ``on``, ``1.10``, ``0123``, ``12:30``. (Not in JSONL and CSV files: JSON says what it means, CSV
+    is text.)"""
+    found = []
+    for name, spec in inputs.items():
+        types = spec.get("type") if isinstance(spec, Mapping) else None
+        types = types if isinstance(types, list) else [types]
+        if "string" not in types:
+            continue
+        if name in case.inputs:  # the case's own value (a JSONL or CSV row's is what it says)
+            if case.at is None:
+                continue
+            value, path = case.inputs[name], (*case.at, name)
+        elif name in defaults:
+            value, path = defaults[name], ("defaults", "inputs", name)
+        else:
+            continue
+        if not isinstance(value, (bool, int, float)) or ("boolean" if isinstance(value, bool) else "number") in types:
+            continue
+        if isinstance(value, int) and not isinstance(value, bool) and "integer" in types:
+            continue
+        mark = doc.values.get(path)
+        if mark is None or mark.style is not None:  # quoted already, or not in this file
+            continue
+        lines = doc.text.split("\n")
+        word = _PLAIN_WORD.match(lines[mark.line - 1], mark.col - 1) if mark.line <= len(lines) else None
+        if word is not None:
+            found.append((name, word.group()))
+    return found
+
+
+def _kind_of(value: Any) -> str:
+    return "boolean" if isinstance(value, bool) else "a number"
 
 
 def _mapping(value: Any) -> dict[str, Any]:
@@ -289,8 +332,10 @@ def check_dataset(lin: Linter, rel: str) -> None:
         elif "id" in raw:
             mark = doc.mark(("cases", i))
             inputs = _mapping(raw.get("inputs"))
-            cases.append(_Case(str(raw["id"]), inputs, raw.get("golden"), own, rel, mark.line, mark.col))
+            cases.append(_Case(str(raw["id"]), inputs, raw.get("golden"), own, rel, mark.line, mark.col,
+                               at=("cases", i, "inputs")))
     seen: dict[str, _Case] = {}
+    defaults_said: set[str] = set()  # default inputs already said to be read as a boolean or number
     for case in cases:
         first = seen.setdefault(case.id, case)
         if first is not case:
@@ -301,6 +346,20 @@ def check_dataset(lin: Linter, rel: str) -> None:
             values = {**default_inputs, **case.inputs}
             if case.csv:
                 values = _coerce(prompt.inputs, values)
+            for name, written in _yaml_typed(doc, prompt.inputs, case, default_inputs):
+                values[name] = written  # checked as the string it was meant to be: one finding, this one
+                in_case = name in case.inputs
+                if not in_case and name in defaults_said:  # a default is said once, where it is written
+                    continue
+                if not in_case:
+                    defaults_said.add(name)
+                value = (case.inputs if in_case else default_inputs)[name]
+                mark = doc.mark((*case.at, name) if in_case and case.at else ("defaults", "inputs", name))
+                whose = f"case {case.id!r}" if in_case else "defaults.inputs"
+                lin.add("PC502", rel, mark.line, mark.col,
+                        f"{whose}: input {name!r} must be a string, but YAML reads the unquoted {written} as "
+                        f"{_kind_of(value)} {json.dumps(value)}; quote it: {json.dumps(written)}",
+                        fix=(written, json.dumps(written)))
             try:
                 validate_inputs(prompt.inputs, values, prompt=prompt.name)
             except InputError as e:

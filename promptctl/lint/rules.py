@@ -232,7 +232,15 @@ A case (inline, or a row of a JSONL/CSV case file), with the dataset's `defaults
 under it, misses a required input, passes an undeclared one, or a value breaks the input's schema.
 The same check as at render time; every problem of the case is listed. CSV values are text: a CSV
 cell that reads as a number or boolean is accepted for a number, integer or boolean input.
-"""),
+
+A string input written unquoted in YAML that YAML reads as something else is pointed at, where it
+is written: `NO`, `yes`, `on` and `off` are booleans, and `1.10`, `0123` and `12:30` numbers
+(1.1, 83, 750).
+
+    cases:
+      - id: norway
+        inputs: {country: NO}   # PC502: YAML reads the unquoted NO as boolean false; quote it: "NO"
+""", fix="quotes a string input that YAML read as a boolean or number (`country: NO` -> `country: \"NO\"`)"),
     _rule("PC503", "unknown-assertion-type", ERROR, "An assertion or guard type does not exist, or cannot be a guard.", """
 Assertion types follow promptfoo's names: equals contains icontains contains-any contains-all
 icontains-any icontains-all starts-with regex is-json contains-json json-schema levenshtein similar
