@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -275,12 +276,23 @@ def _to_schema_errors(doc: Document, error: Any, name: str) -> list[SchemaError]
     message = error.message
     hint = f"see `promptctl schema {name}` for the format"
     fix: tuple[str, str] | None = None
+    written = yaml_read_as(doc, path, error.instance)
     if error.validator == "type":
         message = f"{_short(error.instance)} is not of type {_types(error.validator_value)}"
+        expected = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+        if written is not None and "string" in expected:
+            hint = f"YAML reads the unquoted {written} as {json.dumps(error.instance)}: quote it, {json.dumps(written)}"
+            fix = (written, json.dumps(written))
     elif error.validator == "enum":
         message = f"{_short(error.instance)} is not one of " + ", ".join(
             json.dumps(v) for v in error.validator_value
         )
+        if written is not None and written in error.validator_value:
+            hint = f"YAML reads the unquoted {written} as {json.dumps(error.instance)}: quote it, {json.dumps(written)}"
+            fix = (written, json.dumps(written))
+        elif written is not None and any(isinstance(v, str) for v in error.validator_value):
+            hint = (f"YAML reads the unquoted {written} as {json.dumps(error.instance)}, and {json.dumps(written)} "
+                    "is not one of them either")
         if isinstance(error.instance, str):
             fix = _typo_fix(error.instance, [v for v in error.validator_value if isinstance(v, str)])
             close = difflib.get_close_matches(error.instance, [str(v) for v in error.validator_value], n=1)
@@ -311,6 +323,23 @@ def _typo_fix(written: str, allowed: list[str]) -> tuple[str, str] | None:
     ``content``, ``sytem`` -> ``system``): a fix with one meaning. None when none is, or several are."""
     close = difflib.get_close_matches(written, allowed, n=2, cutoff=FIX_SIMILARITY)
     return (written, close[0]) if len(close) == 1 else None
+
+
+#: a plain scalar as written: what YAML 1.1 may read as a boolean or a number
+_PLAIN_WORD = re.compile(r"[^\s,\[\]{}#]+")
+
+
+def yaml_read_as(doc: Document, path: tuple[Any, ...], value: Any) -> str | None:
+    """The word written at ``path`` when ``value`` is a boolean or number that YAML made of an
+    unquoted word (``on``, ``NO``, ``1.10``, ``12:30``), else None."""
+    if not isinstance(value, (bool, int, float)):
+        return None
+    mark = doc.values.get(path)
+    if mark is None or mark.style is not None:
+        return None
+    lines = doc.text.split("\n")
+    found = _PLAIN_WORD.match(lines[mark.line - 1], mark.col - 1) if mark.line <= len(lines) else None
+    return found.group() if found else None
 
 
 def _short(value: Any) -> str:

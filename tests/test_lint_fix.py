@@ -149,3 +149,19 @@ def test_a_string_input_yaml_reads_as_a_boolean_or_number_is_pointed_at_and_fixe
     assert '{country: "12:30", code: 0123}' in text
     r = run_promptctl(["lint", "--format", "json"], root)
     assert [f["message"] for f in json.loads(r.stdout) if f["code"] == "PC502"] == [found[4][2]]
+
+
+def test_a_field_yaml_reads_as_a_boolean_says_so_and_is_quoted_where_quoting_is_the_fix(tmp_path):
+    root = write_tree(tmp_path / "p", {
+        "promptctl.yaml": "promptctl: 1\ndefaults: {model: openai/gpt-4o-mini}\nlint:\n  severity: {PC506: on}\n",
+        "prompts/d.prompt.yaml": "description: yes\ninputs: {q: string}\nmessages:\n  - role: user\n    content: \"{{ q }}\"\n",
+    })
+    r = run_promptctl(["lint"], root)
+    assert ('prompts/d.prompt.yaml:1:14: PC102 description: true is not of type string '
+            '(YAML reads the unquoted yes as true: quote it, "yes")') in r.stdout
+    assert ('promptctl.yaml:4:21: PC102 lint.severity.PC506: true is not one of "error", "warning", "off" '
+            '(YAML reads the unquoted on as true, and "on" is not one of them either)') in r.stdout
+    assert "1 fixable" in r.stderr  # the description; `on` has no one fix
+    run_promptctl(["lint", "--fix"], root)
+    assert (root / "prompts/d.prompt.yaml").read_text().startswith('description: "yes"\n')
+    assert "severity: {PC506: on}" in (root / "promptctl.yaml").read_text()

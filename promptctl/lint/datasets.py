@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import FileFormatError, IncludeError, InputError
 from ..inputs import validate_inputs
 from ..project import _csv_cases, _jsonl_cases
-from ..schemas import load_schema
+from ..schemas import load_schema, yaml_read_as
 
 if TYPE_CHECKING:
     from ..yamlio import Document
@@ -59,10 +59,6 @@ class _Case:
     at: tuple[str | int, ...] | None = None  # where its inputs are in the dataset file (an inline case)
 
 
-#: what YAML 1.1 reads as a boolean, number or null when it is written unquoted (a plain scalar)
-_PLAIN_WORD = re.compile(r"[^\s,\[\]{}#]+")
-
-
 def _yaml_typed(doc: Document, inputs: Mapping[str, Any], case: _Case,
                 defaults: Mapping[str, Any]) -> list[tuple[str, str]]:
     """``(input, as written)`` for each of the case's inputs (or the dataset's default inputs) that the
@@ -87,13 +83,9 @@ def _yaml_typed(doc: Document, inputs: Mapping[str, Any], case: _Case,
             continue
         if isinstance(value, int) and not isinstance(value, bool) and "integer" in types:
             continue
-        mark = doc.values.get(path)
-        if mark is None or mark.style is not None:  # quoted already, or not in this file
-            continue
-        lines = doc.text.split("\n")
-        word = _PLAIN_WORD.match(lines[mark.line - 1], mark.col - 1) if mark.line <= len(lines) else None
-        if word is not None:
-            found.append((name, word.group()))
+        written = yaml_read_as(doc, path, value)  # None when quoted already
+        if written is not None:
+            found.append((name, written))
     return found
 
 

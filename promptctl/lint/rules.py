@@ -97,10 +97,14 @@ name for a typo. Every violation in the file is reported, not only the first.
     messages:
       - role: sytem       # PC102: messages[0].role: "sytem" is not one of "system", ...
 
+A value YAML reads as something else because it is unquoted (`yes`, `no`, `on`, `off` are booleans;
+`1.10` and `12:30` numbers) is said so, with the word as written.
+
 `promptctl schema prompt|dataset|project` prints the schema; point your editor at it.
 """, fix="renames a misspelt field or value to the one allowed name that is close to it (`contnet` -> "
-         "`content`, `sytem` -> `system`); a typo with several close names, or whose name is already used, is "
-         "left to you."),
+         "`content`, `sytem` -> `system`), and quotes a value YAML read as a boolean or number where a string "
+         "is meant (`description: yes` -> `\"yes\"`); a typo with several close names, or whose name is already "
+         "used, is left to you."),
     _rule("PC103", "duplicate-prompt-name", ERROR, "Two files define the same prompt name.", """
 A prompt's name is its path under the prompt root without `.prompt.yaml`. Two files clash when their
 names differ only in letter case (`Support/Reply.prompt.yaml` and `support/reply.prompt.yaml`: the
