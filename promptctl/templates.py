@@ -198,10 +198,11 @@ class Renderer:
 
     def plain(self, content: str) -> tuple[str, ...] | None:
         """``content``'s :func:`plain_pieces` (cached)."""
-        pieces = self._plain.get(content, _MISSING)
-        if pieces is _MISSING:
+        try:
+            return self._plain[content]
+        except KeyError:
             pieces = self._plain[content] = plain_pieces(content)
-        return pieces  # type: ignore[return-value]
+            return pieces
 
     # -- compiling and static analysis ---------------------------------------------------------
 
